@@ -1,0 +1,3 @@
+from imgconv.cli import run
+
+run()

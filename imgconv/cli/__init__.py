@@ -1,0 +1,86 @@
+"""The ``imgconv`` command line: a Click group over the library.
+
+Each command lives in its own module (``filter_cmd``, ``kernels_cmd``,
+``match_cmd``, ``deconvolve_cmd``) and exposes ``command``. Modules here import
+only Click at load time; the library (NumPy, SciPy, Pillow) is imported inside
+the command functions so that ``imgconv --help`` answers fast.
+
+Exit codes (SPEC.md): 0 success, 1 ``match`` found nothing, 2 bad usage or
+invalid input, 3 some inputs of a multi-input run failed.
+"""
+import sys
+
+import click
+
+from imgconv import __version__
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported only when listed or invoked."""
+
+    _commands = {
+        "filter": "imgconv.cli.filter_cmd",
+        "kernels": "imgconv.cli.kernels_cmd",
+        "match": "imgconv.cli.match_cmd",
+        "deconvolve": "imgconv.cli.deconvolve_cmd",
+    }
+
+    def list_commands(self, ctx):
+        import importlib.util
+
+        return [n for n, m in self._commands.items() if importlib.util.find_spec(m)]
+
+    def get_command(self, ctx, name):
+        import importlib
+
+        module = self._commands.get(name)
+        if module is None:
+            return None
+        try:
+            return importlib.import_module(module).command
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                return None
+            raise
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="imgconv")
+def main():
+    """Filter images with kernels, find templates in them, undo known blurs.
+
+    \b
+    Examples:
+      imgconv filter photo.png -k sobel
+      imgconv filter photos/ -r -k gaussian:sigma=2 -o blurred/
+      imgconv kernels gaussian:sigma=1.5
+      imgconv match scene.png logo.png --json
+    """
+
+
+def fail(message, code=2):
+    """Print one ``imgconv: error:`` line on stderr and exit with ``code``."""
+    click.echo(f"imgconv: error: {message}", err=True)
+    sys.exit(code)
+
+
+def run(argv=None):
+    """Console-script entry: run ``main`` and turn library errors into one line + exit 2."""
+    from imgconv.errors import ImgconvError
+
+    try:
+        rv = main.main(args=argv, prog_name="imgconv", standalone_mode=False)
+    except ImgconvError as exc:
+        fail(exc, exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("imgconv: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 1 else exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("imgconv: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(rv if isinstance(rv, int) else 0)
