@@ -1,0 +1,80 @@
+"""The FFT method: correlation by the convolution theorem, in overlap-save tiles.
+
+The image is extended by the boundary mode (as much as the kernel reaches), cut
+into tiles whose transform length is a fast length (``scipy.fft.next_fast_len``),
+and each tile is multiplied by the kernel's spectrum (computed once). Tiles keep
+memory bounded (one padded copy of the image plus the output) and caches warm.
+Transforms run in float32 when the kernel is small in absolute sum (error well
+under 1e-5 on [0, 1] data), otherwise in float64.
+"""
+import numpy as np
+
+from imgconv.engine._threads import get_threads
+from imgconv.engine.boundary import pad
+
+#: candidate tile sides (output pixels); the planner picks the cheapest
+TILE_SIDES = (128, 192, 256, 384, 512, 768, 1024, 1536, 2048)
+
+
+def fft_shape(n_out, k):
+    """Fast transform length for ``n_out`` outputs of a ``k``-tap kernel."""
+    from scipy.fft import next_fast_len
+
+    return next_fast_len(n_out + k - 1, real=True)
+
+
+def tile_plan(shape, kshape):
+    """Choose output tile sides ``(ty, tx)`` minimising total transform work.
+
+    Returns ``(ty, tx, work)`` with ``work`` in units of ``n log2 n`` per plane.
+    """
+    H, W = shape
+    h, w = kshape
+
+    def axis_options(n, k):
+        opts = {min(n, t) for t in TILE_SIDES} | {n}
+        return [(t, fft_shape(t, k), -(-n // t)) for t in sorted(opts)]
+
+    best = None
+    for ty, ny, nty in axis_options(H, h):
+        for tx, nx, ntx in axis_options(W, w):
+            size = ny * nx
+            work = nty * ntx * size * np.log2(max(size, 2))
+            if best is None or work < best[2]:
+                best = (ty, tx, work)
+    return best
+
+
+def correlate_fft(image, kernel, anchor, mode, cval, tile=None):
+    """Correlate ``image`` (H, W, C) with ``kernel`` (h, w) anchored at ``anchor``, via FFT.
+
+    Examples
+    --------
+    >>> img = np.random.default_rng(0).random((40, 50, 1), dtype=np.float32)
+    >>> from scipy import ndimage
+    >>> k = np.random.default_rng(1).random((7, 4))
+    >>> ref = ndimage.correlate(img[..., 0].astype(float), k, mode="wrap")
+    >>> bool(np.abs(correlate_fft(img, k, (3, 2), "wrap", 0.0)[..., 0] - ref).max() < 1e-5)
+    True
+    """
+    from scipy import fft as sfft
+
+    H, W, C = image.shape
+    h, w = kernel.shape
+    ty, tx, _ = tile if tile is not None else tile_plan((H, W), (h, w))
+    ny, nx = fft_shape(ty, h), fft_shape(tx, w)
+    ctype = np.float32 if np.abs(kernel).sum() <= 64 else np.float64
+    planes = np.moveaxis(image, -1, 0)  # (C, H, W) view
+    padded = pad(planes, anchor, (h - 1 - anchor[0], w - 1 - anchor[1]), mode, cval).astype(ctype, copy=False)
+    spectrum = sfft.rfft2(kernel[::-1, ::-1].astype(ctype), s=(ny, nx), workers=get_threads())
+    out = np.empty((H, W, C), np.float32)
+    workers = get_threads()
+    for y0 in range(0, H, ty):
+        for x0 in range(0, W, tx):
+            oy, ox = min(ty, H - y0), min(tx, W - x0)
+            block = padded[:, y0:y0 + oy + h - 1, x0:x0 + ox + w - 1]
+            prod = sfft.rfft2(block, s=(ny, nx), workers=workers)
+            prod *= spectrum
+            res = sfft.irfft2(prod, s=(ny, nx), workers=workers, overwrite_x=True)
+            out[y0:y0 + oy, x0:x0 + ox] = np.moveaxis(res[:, h - 1:h - 1 + oy, w - 1:w - 1 + ox], 0, -1)
+    return out

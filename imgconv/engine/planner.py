@@ -1,0 +1,89 @@
+"""Choosing a method: a cost model with measured constants.
+
+Each method's time is modelled as ``fixed + per_pixel * pixels + per_tap * taps``
+(nanoseconds, pixels counted per channel). The constants were fitted by
+``benchmarks/calibrate.py`` on this project's reference machine (2-core AMD EPYC,
+3840x2160x3 float32 images, kernels 3..63, median of 3 runs); re-run it to refit
+for another machine. The model only has to rank the methods, not predict time
+exactly: the crossovers it implies are listed in the README.
+
+Examples
+--------
+>>> import numpy as np
+>>> plan_method((2160, 3840, 3), np.ones((3, 3))).method
+'separable'
+>>> plan_method((2160, 3840, 3), np.random.default_rng(0).random((31, 31))).method
+'fft'
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imgconv.engine import _compiled
+from imgconv.errors import EngineError
+
+METHODS = ("auto", "direct", "separable", "fft")
+
+# ns per (pixel x channel): with the compiled loops, and with SciPy only.
+COSTS_COMPILED = {
+    "direct_px": 0.9, "direct_tap": 0.085,
+    "separable_px": 0.5, "separable_tap": 0.065,
+}
+COSTS_SCIPY = {
+    "direct_px": 2.0, "direct_tap": 1.1,
+    "separable_px": 6.0, "separable_tap": 0.45,
+}
+# FFT: ns per (n log2 n) unit of transform work per plane (forward + inverse), plus
+# padding and copying per pixel.
+COST_FFT_UNIT = 0.6
+COST_FFT_PX = 2.0
+
+
+@dataclass
+class Plan:
+    """The method chosen for one kernel on one image shape, and why.
+
+    ``costs`` holds the estimated milliseconds of every applicable method.
+    """
+
+    method: str
+    rank: int
+    kernel_shape: tuple
+    costs: dict = field(default_factory=dict)
+    compiled: bool = False
+    tile: tuple = None
+
+    def __str__(self):
+        est = ", ".join(f"{m} {t:.1f} ms" for m, t in sorted(self.costs.items(), key=lambda kv: kv[1]))
+        h, w = self.kernel_shape
+        loops = "compiled loops" if self.compiled else "SciPy (install imgconv[fast] for compiled loops)"
+        return f"{h}x{w} kernel, rank {self.rank}: {self.method} (estimates: {est}; {loops})"
+
+
+def plan_method(image_shape, kernel, method="auto", factors=None):
+    """Estimate every method's cost for ``kernel`` on an image of ``image_shape`` and choose.
+
+    ``method`` other than ``"auto"`` is honoured as given; the estimates are still reported.
+    """
+    from imgconv.engine.fft import tile_plan
+    from imgconv.engine.separable import low_rank_factors
+
+    if method not in METHODS:
+        raise EngineError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    H, W = image_shape[:2]
+    C = image_shape[2] if len(image_shape) > 2 else 1
+    h, w = kernel.shape
+    px = float(H * W * C)
+    taps = int(np.count_nonzero(kernel))
+    if factors is None:
+        factors = low_rank_factors(kernel)
+    rank = factors[0].shape[0]
+    k = COSTS_COMPILED if _compiled.AVAILABLE else COSTS_SCIPY
+    ty, tx, work = tile_plan((H, W), (h, w))
+    costs = {
+        "direct": px * (k["direct_px"] + k["direct_tap"] * taps) * 1e-6,
+        "separable": px * (k["separable_px"] + k["separable_tap"] * rank * (h + w)) * 1e-6,
+        "fft": (C * work * COST_FFT_UNIT + px * COST_FFT_PX) * 1e-6,
+    }
+    chosen = min(costs, key=costs.get) if method == "auto" else method
+    return Plan(chosen, rank, (h, w), costs, _compiled.AVAILABLE, (ty, tx, work))

@@ -1,0 +1,31 @@
+"""Shared fixtures: real photographs (from samples/ when present, else scikit-image's data)."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+
+
+def _photo_rgb():
+    from PIL import Image
+
+    for name in ("coffee.png", "astronaut.png", "chelsea.png"):
+        p = SAMPLES / name
+        if p.exists():
+            return np.asarray(Image.open(p).convert("RGB"), np.float32) / 255
+    skdata = pytest.importorskip("skimage.data")
+    return skdata.coffee().astype(np.float32) / 255
+
+
+@pytest.fixture(scope="session")
+def photo_rgb():
+    """A real colour photograph, float32 in [0, 1], H x W x 3."""
+    return _photo_rgb()
+
+
+@pytest.fixture(scope="session")
+def photo_grey(photo_rgb):
+    """The same photograph in grey (ITU-R 601-2 luma), float32 in [0, 1]."""
+    return (photo_rgb @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float32)
