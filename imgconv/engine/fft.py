@@ -57,6 +57,8 @@ def correlate_fft(image, kernel, anchor, mode, cval, tile=None):
     >>> bool(np.abs(correlate_fft(img, k, (3, 2), "wrap", 0.0)[..., 0] - ref).max() < 1e-5)
     True
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from scipy import fft as sfft
 
     H, W, C = image.shape
@@ -65,16 +67,25 @@ def correlate_fft(image, kernel, anchor, mode, cval, tile=None):
     ny, nx = fft_shape(ty, h), fft_shape(tx, w)
     ctype = np.float32 if np.abs(kernel).sum() <= 64 else np.float64
     planes = np.moveaxis(image, -1, 0)  # (C, H, W) view
-    padded = pad(planes, anchor, (h - 1 - anchor[0], w - 1 - anchor[1]), mode, cval).astype(ctype, copy=False)
-    spectrum = sfft.rfft2(kernel[::-1, ::-1].astype(ctype), s=(ny, nx), workers=get_threads())
+    padded = pad(planes, anchor, (h - 1 - anchor[0], w - 1 - anchor[1]), mode, cval, dtype=ctype)
+    spectrum = sfft.rfft2(kernel[::-1, ::-1].astype(ctype), s=(ny, nx))
     out = np.empty((H, W, C), np.float32)
-    workers = get_threads()
-    for y0 in range(0, H, ty):
-        for x0 in range(0, W, tx):
-            oy, ox = min(ty, H - y0), min(tx, W - x0)
-            block = padded[:, y0:y0 + oy + h - 1, x0:x0 + ox + w - 1]
-            prod = sfft.rfft2(block, s=(ny, nx), workers=workers)
-            prod *= spectrum
-            res = sfft.irfft2(prod, s=(ny, nx), workers=workers, overwrite_x=True)
-            out[y0:y0 + oy, x0:x0 + ox] = np.moveaxis(res[:, h - 1:h - 1 + oy, w - 1:w - 1 + ox], 0, -1)
+
+    def one_tile(origin):
+        y0, x0 = origin
+        oy, ox = min(ty, H - y0), min(tx, W - x0)
+        block = padded[:, y0:y0 + oy + h - 1, x0:x0 + ox + w - 1]
+        prod = sfft.rfft2(block, s=(ny, nx))
+        prod *= spectrum
+        res = sfft.irfft2(prod, s=(ny, nx), overwrite_x=True)
+        out[y0:y0 + oy, x0:x0 + ox] = np.moveaxis(res[:, h - 1:h - 1 + oy, w - 1:w - 1 + ox], 0, -1)
+
+    origins = [(y0, x0) for y0 in range(0, H, ty) for x0 in range(0, W, tx)]
+    threads = min(get_threads(), len(origins))
+    if threads == 1:
+        for origin in origins:
+            one_tile(origin)
+    else:  # pocketfft releases the GIL: one tile per thread beats threads inside one transform
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(one_tile, origins))
     return out

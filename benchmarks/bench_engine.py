@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Time imgconv.convolve beside scipy.ndimage and OpenCV on one 4K RGB image, in one run.
+
+    python benchmarks/bench_engine.py              # 3840x2160x3, kernels 3..63, ratios
+    python benchmarks/bench_engine.py --quick      # 960x540x3
+    python benchmarks/bench_engine.py --calibrate  # every method forced: data for planner.py
+    python benchmarks/bench_engine.py --memory     # peak memory above the input, per kernel
+
+Ratios are imgconv / peer (below 1 = imgconv faster): medians of --runs runs.
+Not part of the test suite: machines here are shared and noisy, so compare
+ratios from one run, never times across runs.
+"""
+import argparse
+import time
+
+import numpy as np
+
+import imgconv
+
+
+def timeit(fn, runs):
+    fn()
+    ts = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return float(np.median(ts)) * 1e3
+
+
+def gaussian(k):
+    s = (k - 1) / 6
+    x = np.arange(k) - k // 2
+    g = np.exp(-x * x / (2 * s * s))
+    return np.outer(g, g) / g.sum() ** 2
+
+
+def kernels(sizes):
+    rng = np.random.default_rng(1)
+    out = {}
+    for k in sizes:
+        m = rng.random((k, k))
+        out[f"dense {k}x{k}"] = (m / m.sum()).astype(np.float32)
+    for k in sizes:
+        out[f"gaussian {k}x{k}"] = gaussian(k).astype(np.float32)
+    return out
+
+
+def peers():
+    try:
+        import cv2
+    except ImportError:
+        cv2 = None
+    from scipy import ndimage
+    return cv2, ndimage
+
+
+def compare(img, ks, runs):
+    cv2, ndimage = peers()
+    print(f"\n### {img.shape[1]}x{img.shape[0]}x{img.shape[2]} float32, mode reflect, correlation (ms, median of {runs})\n")
+    print("| kernel | imgconv auto | method | OpenCV filter2D | scipy.ndimage | imgconv/OpenCV | imgconv/ndimage |")
+    print("|---|---|---|---|---|---|---|")
+    for name, k in ks.items():
+        plan = imgconv.explain(img, k, correlate=True)
+        t_ic = timeit(lambda: imgconv.convolve(img, k, correlate=True), runs)
+        t_cv = timeit(lambda: cv2.filter2D(img, -1, k, borderType=cv2.BORDER_REFLECT), runs) if cv2 else None
+        t_nd = None
+        if k.shape[0] <= 15:  # larger ones take minutes in scipy
+            t_nd = timeit(lambda: [ndimage.correlate(img[..., c], k, mode="reflect") for c in range(img.shape[2])], 1)
+        r = lambda a, b: "—" if b is None else f"{a / b:.2f}"  # noqa: E731
+        f = lambda t: "—" if t is None else f"{t:.0f}"  # noqa: E731
+        print(f"| {name} | {t_ic:.0f} | {plan.method} | {f(t_cv)} | {f(t_nd)} | {r(t_ic, t_cv)} | {r(t_ic, t_nd)} |", flush=True)
+
+
+def calibrate(img, ks, runs):
+    print(f"\n### every method forced, {img.shape} (ms): measured vs the planner's estimate\n")
+    print("| kernel | rank | direct | est | separable | est | fft | est | auto picks |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, k in ks.items():
+        plan = imgconv.explain(img, k)
+        cells = []
+        for m in ("direct", "separable", "fft"):
+            if m != "fft" and k.shape[0] * plan.rank > 40 and m == "direct" or (m == "separable" and plan.rank * 2 * k.shape[0] > 400):
+                cells += ["—", f"{plan.costs[m]:.0f}"]
+                continue
+            cells += [f"{timeit(lambda: imgconv.convolve(img, k, method=m), runs):.0f}", f"{plan.costs[m]:.0f}"]
+        print(f"| {name} | {plan.rank} | " + " | ".join(cells) + f" | {plan.method} |", flush=True)
+
+
+def memory(img, ks):
+    import tracemalloc
+    print("\n### peak memory above the input (tracemalloc), in units of the image's size\n")
+    print("| kernel | method | peak / image |")
+    print("|---|---|---|")
+    for name, k in ks.items():
+        tracemalloc.start()
+        imgconv.convolve(img, k)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(f"| {name} | {imgconv.explain(img, k).method} | {peak / img.nbytes:.2f} |", flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--calibrate", action="store_true")
+    p.add_argument("--memory", action="store_true")
+    p.add_argument("--sizes", default="3,5,9,15,31,63")
+    a = p.parse_args()
+    h, w = (540, 960) if a.quick else (2160, 3840)
+    img = np.random.default_rng(0).random((h, w, 3), dtype=np.float32)
+    ks = kernels([int(s) for s in a.sizes.split(",")])
+    from imgconv.engine import _compiled
+    print("compiled loops (numba):", "yes" if _compiled.AVAILABLE else "no", "| threads:", imgconv.engine.get_threads())
+    if a.calibrate:
+        calibrate(img, ks, a.runs)
+    elif a.memory:
+        memory(img, ks)
+    else:
+        compare(img, ks, a.runs)
+
+
+if __name__ == "__main__":
+    main()

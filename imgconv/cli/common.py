@@ -1,0 +1,60 @@
+"""Options and helpers shared by the commands that write images (filter, deconvolve)."""
+import click
+
+MODES = ("reflect", "mirror", "nearest", "wrap", "constant")
+
+
+def output_options(fn):
+    """``-o``, ``--overwrite``/``--skip-existing``, ``--depth``, ``--format``, ``--quality``,
+    ``-r``, ``--glob``, ``-j``, ``--max-pixels``, ``--quiet``: declared once for every writing command."""
+    options = [
+        click.option("-o", "--output", type=click.Path(dir_okay=True, allow_dash=True),
+                     help="Output file (one input) or folder (several inputs or a folder). "
+                          "Default: beside the input as <stem>.<kernel>.<ext>."),
+        click.option("--overwrite", is_flag=True, help="Replace existing outputs (and allow writing over an input)."),
+        click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists already (resume a run)."),
+        click.option("--depth", type=click.Choice(["8", "16", "float"]),
+                     help="Output bit depth. Default: the input's (16-bit stays 16-bit in PNG/TIFF)."),
+        click.option("--format", "fmt", metavar="EXT", help="Output extension for folder runs, e.g. png, tif, jpg."),
+        click.option("--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality, 1-100."),
+        click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders of folder inputs."),
+        click.option("--glob", "glob_pattern", metavar="PATTERN", help="Only files matching PATTERN in folders, e.g. '*.png'."),
+        click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Parallel worker processes (default: usable cores)."),
+        click.option("--max-pixels", type=click.IntRange(1), help="Refuse images larger than this many pixels "
+                     "(decompression-bomb guard; default 2**28)."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar, summary or notes."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def run_batch(ctx, inputs, task, *, suffix, output, fmt, recursive, glob_pattern, overwrite, skip_existing,
+              jobs, quiet, label):
+    """Plan the jobs, run them, print notes and the summary, and exit with the contracted code."""
+    import sys
+
+    from imgconv.batch import default_workers, plan_jobs, run_jobs
+
+    plan = plan_jobs(inputs, suffix=suffix, output=output, fmt=fmt, recursive=recursive, glob=glob_pattern,
+                     overwrite=overwrite, skip_existing=skip_existing)
+    if not quiet:
+        for path in plan.ignored:
+            click.echo(f"imgconv: note: {path}: not an image file, skipped", err=True)
+    workers = jobs or (default_workers() if len(plan.jobs) > 1 else 1)
+    progress = plan.many and not quiet and sys.stderr.isatty()
+    summary = run_jobs(plan.jobs, task, workers=workers, progress=progress, label=label)
+    summary.skipped += len(plan.skipped)
+    if not quiet:
+        for src, note in summary.notes:
+            click.echo(f"imgconv: note: {src}: {note}", err=True)
+    for _, reason in summary.failed:
+        click.echo(f"imgconv: error: {reason}", err=True)
+    if summary.interrupted:
+        click.echo(f"imgconv: interrupted: {summary.line()}", err=True)
+        ctx.exit(130)
+    if plan.many and not quiet:
+        click.echo(summary.line(), err=True)
+    if summary.failed:
+        ctx.exit(3 if plan.many else 2)
+    return summary

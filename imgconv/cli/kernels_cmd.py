@@ -1,0 +1,34 @@
+"""``imgconv kernels [SPEC]``: list the kernel presets, or show one kernel.
+
+Imports only Click at module level; the kernels module (NumPy) is imported
+inside the command so that ``imgconv --help`` stays fast.
+"""
+import click
+
+
+@click.command("kernels")
+@click.argument("spec", required=False, metavar="[SPEC]")
+def command(spec):
+    """List kernel presets, or show the kernel SPEC.
+
+    SPEC is a preset with optional parameters (NAME:key=value,...), a kernel
+    file (.txt, .csv, .kernel, .npy, .toml) or an inline matrix; it is shown
+    with its matrices, size, sum and whether it is separable. Presets are
+    written for true convolution (the default of `imgconv filter`).
+
+    \b
+    Examples:
+      imgconv kernels
+      imgconv kernels sobel
+      imgconv kernels gaussian:sigma=1.5
+      imgconv kernels "0,-1,0; -1,5,-1; 0,-1,0"
+    """
+    from imgconv.kernels import describe_kernel, list_presets, load_kernel
+
+    if spec is None:
+        presets = list_presets()
+        width = max(len(name) for name, _ in presets)
+        for name, description in presets:
+            click.echo(f"{name:<{width}}  {description}")
+        return
+    click.echo(describe_kernel(load_kernel(spec)))
