@@ -84,36 +84,41 @@ if AVAILABLE:
 
         ``col_factors`` is (rank, h), ``row_factors`` (rank, w): the kernel is
         ``sum_r outer(col_factors[r], row_factors[r])``. Cost per pixel: rank*(h+w).
+        Rows are processed in strips of CHUNK floats so the intermediate stays in L1.
         """
         H, WC = out.shape
         W = WC // C
         rank, h = col_factors.shape
         w = row_factors.shape[1]
         WpC = cols.shape[0] * C
+        halo = (w - 1) * C
         for blk in prange(nblocks):
             start = blk * H // nblocks
             stop = (blk + 1) * H // nblocks
             ring = np.empty((h, WpC), np.float32)
-            tmp = np.empty(WpC, np.float32)
-            acc = np.empty(WC, np.float32)
+            tmp = np.empty(CHUNK + halo, np.float32)
+            acc = np.empty(CHUNK, np.float32)
             for p in range(start, start + h - 1):
                 _pad_row(src, rows[p], cols, left, W, C, cval, ring[p % h])
             for i in range(start, stop):
                 p = i + h - 1
                 _pad_row(src, rows[p], cols, left, W, C, cval, ring[p % h])
-                acc[:] = 0.0
-                for r in range(rank):
-                    tmp[:] = 0.0
-                    for a in range(h):
-                        k = col_factors[r, a]
-                        if k != 0.0:
-                            line = ring[(i + a) % h]
-                            for x in range(WpC):
-                                tmp[x] += k * line[x]
-                    for b in range(w):
-                        k = row_factors[r, b]
-                        if k != 0.0:
-                            seg = tmp[b * C:b * C + WC]
-                            for x in range(WC):
-                                acc[x] += k * seg[x]
-                out[i] = acc
+                for x0 in range(0, WC, CHUNK):
+                    n = min(CHUNK, WC - x0)
+                    m = n + halo
+                    acc[:n] = 0.0
+                    for r in range(rank):
+                        tmp[:m] = 0.0
+                        for a in range(h):
+                            k = col_factors[r, a]
+                            if k != 0.0:
+                                seg = ring[(i + a) % h, x0:x0 + m]
+                                for x in range(m):
+                                    tmp[x] += k * seg[x]
+                        for b in range(w):
+                            k = row_factors[r, b]
+                            if k != 0.0:
+                                seg = tmp[b * C:b * C + n]
+                                for x in range(n):
+                                    acc[x] += k * seg[x]
+                    out[i, x0:x0 + n] = acc[:n]
