@@ -27,8 +27,12 @@ def correlate_direct(image, kernel, anchor, mode, cval):
         rows = source_index(H, anchor[0], h - 1 - anchor[0], mode)
         cols = source_index(W, anchor[1], w - 1 - anchor[1], mode)
         out = np.empty((H, W * C), np.float32)
+        tap_rows, tap_cols = np.nonzero(kernel)
+        if tap_rows.size == 0:  # an all-zero kernel: skip nothing, the result is zero
+            tap_rows, tap_cols = np.zeros(1, np.intp), np.zeros(1, np.intp)
         _compiled.set_threads(get_threads())
-        _compiled.correlate_direct(src, kernel.astype(np.float32), rows, cols, anchor[1], C,
+        _compiled.correlate_direct(src, tap_rows.astype(np.int64), tap_cols.astype(np.int64),
+                                   kernel[tap_rows, tap_cols].astype(np.float32), h, rows, cols, anchor[1], C,
                                    np.float32(cval), _blocks(H), out)
         return out.reshape(H, W, C)
     from scipy import ndimage
