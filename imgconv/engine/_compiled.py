@@ -49,7 +49,7 @@ if AVAILABLE:
             for ch in range(C):
                 dst[xp * C + ch] = cval if c < 0 else row[c * C + ch]
 
-    @njit(cache=True, inline="always")
+    @njit(cache=True, inline="always", fastmath={"contract"})
     def _accumulate(acc, n, lines, offs, weights, count):
         """acc[:n] += sum_j weights[j] * lines[j][offs[j]:offs[j] + n], four terms per pass.
 
@@ -72,7 +72,7 @@ if AVAILABLE:
                 acc[x] += k0 * s0[x]
             j += 1
 
-    @njit(cache=True, parallel=True)
+    @njit(cache=True, parallel=True, fastmath={"contract"})
     def correlate_direct(src, tap_rows, tap_cols, tap_weights, h, rows, cols, left, C, cval, nblocks, out):
         """out[i, x] = sum_t tap_weights[t] * padded[i + tap_rows[t], x + tap_cols[t]*C].
 
@@ -103,7 +103,7 @@ if AVAILABLE:
                     _accumulate(acc, n, lines, offs, tap_weights, ntaps)
                     out[i, x0:x0 + n] = acc[:n]
 
-    @njit(cache=True, parallel=True)
+    @njit(cache=True, parallel=True, fastmath={"contract"})
     def correlate_lowrank(src, col_factors, row_factors, rows, cols, left, C, cval, nblocks, out):
         """out = sum_r  (col_factors[r] down the rows) then (row_factors[r] along them).
 
