@@ -1,0 +1,155 @@
+"""``imgconv match IMAGE TEMPLATE``: find a template in an image (ZNCC scores).
+
+Alpha of the image and template is ignored.  When one of them is colour and the
+other grey, the colour one is converted to grey (ITU-R 601-2 luma) and a note
+goes to stderr; ``--gray`` converts both.  A ``--mask`` image selects the
+template pixels that count: its alpha channel if it has one, else its pixels
+(non-zero in any channel counts).  With ``--scales``, ``--scores`` and
+``--heatmap`` show the score map at the best match's scale (or, with no match,
+at the listed scale closest to 1).  Exit status 1 when nothing reaches the
+threshold (the other outputs are still written), 2 for bad input.
+"""
+import click
+
+
+def _scales_option(ctx, param, value):
+    if value is None:
+        return None
+    parts = value.split(":")
+    try:
+        numbers = [float(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) not in (1, 3):
+        raise click.BadParameter(f"{value!r} is not MIN:MAX:STEP (e.g. 0.5:2:0.1) or one scale")
+    from imgconv.errors import MatchError
+    from imgconv.match import scale_steps
+
+    try:
+        return scale_steps(*numbers) if len(numbers) == 3 else scale_steps(numbers[0], numbers[0], 1)
+    except MatchError as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+@click.command("match")
+@click.argument("image", metavar="IMAGE")
+@click.argument("template", metavar="TEMPLATE")
+@click.option("-n", "--max-matches", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Report at most N matches.")
+@click.option("-t", "--threshold", type=float, default=0.5, show_default=True,
+              help="Lowest score (Pearson r, -1..1) reported as a match.")
+@click.option("--min-distance", type=click.FloatRange(min=0), default=None, metavar="D",
+              help="Suppress peaks closer than D px (in x and y) to a better one "
+                   "[default: half the template's smaller side].")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option("--scores", "scores_path", metavar="PATH.npy",
+              help="Write the raw float32 score map (.npy; or float .tif).")
+@click.option("--heatmap", "heatmap_path", metavar="PATH",
+              help="Write the scores as a viridis picture the size of IMAGE.")
+@click.option("--annotate", "annotate_path", metavar="PATH",
+              help="Write IMAGE with a box and score drawn per match.")
+@click.option("--gray", "--grey", "gray", is_flag=True,
+              help="Convert image and template to grey (ITU-R 601-2 luma) first.")
+@click.option("--mask", "mask_path", metavar="PATH",
+              help="Template mask image (same size): only its non-zero pixels count.")
+@click.option("--scales", callback=_scales_option, metavar="MIN:MAX:STEP",
+              help="Also search the template resized by these factors, e.g. 0.5:2:0.1.")
+@click.pass_context
+def command(ctx, image, template, max_matches, threshold, min_distance, as_json, scores_path,
+            heatmap_path, annotate_path, gray, mask_path, scales):
+    """Find TEMPLATE in IMAGE by zero-mean normalised cross-correlation.
+
+    Scores are Pearson r between the template and every window (OpenCV's
+    TM_CCOEFF_NORMED); colour is scored jointly over channels. Exit status 1
+    when no match reaches the threshold.
+
+    \b
+    Examples:
+      imgconv match scene.png logo.png
+      imgconv match scene.png logo.png -n 5 -t 0.8 --json
+      imgconv match scene.png logo.png --heatmap heat.png --annotate found.png
+      imgconv match scene.png logo.png --scales 0.5:2:0.1 --mask logo-mask.png
+    """
+    import json
+
+    from imgconv import render
+    from imgconv.errors import MatchError
+    from imgconv.imageio import read_image, write_image
+    from imgconv.match import (find_matches, match_multiscale, match_template,
+                               resize_template, to_gray)
+
+    picture = read_image(image)
+    pattern = read_image(template)
+    pixels = _without_alpha(picture)
+    tpixels = _without_alpha(pattern)
+    mask = _mask_pixels(read_image(mask_path)) if mask_path else None
+    if gray:
+        pixels, tpixels = to_gray(pixels), to_gray(tpixels)
+    elif pixels.ndim != tpixels.ndim:
+        colour, grey = ("image", "template") if pixels.ndim == 3 else ("template", "image")
+        click.echo(f"imgconv: note: the {grey} is grey: matching it against the {colour} "
+                   "converted to grey", err=True)
+        pixels, tpixels = to_gray(pixels), to_gray(tpixels)
+
+    try:
+        if scales is None:
+            scores = match_template(pixels, tpixels, mask=mask)
+            matches = find_matches(scores, tpixels.shape, max_matches=max_matches,
+                                   threshold=threshold, min_distance=min_distance)
+            map_template = tpixels
+        else:
+            matches = match_multiscale(pixels, tpixels, scales, mask=mask,
+                                       max_matches=max_matches, threshold=threshold,
+                                       min_distance=min_distance)
+            scores = map_template = None
+            if scores_path or heatmap_path:
+                best = matches[0].scale if matches else min(scales, key=lambda s: abs(s - 1))
+                map_template, map_mask = resize_template(tpixels, best, mask)
+                scores = match_template(pixels, map_template, mask=map_mask)
+    except MatchError as exc:
+        raise MatchError(exc.message, path=template) from None
+
+    if scores_path:
+        write_image(scores_path, scores, depth="float")
+    if heatmap_path:
+        write_image(heatmap_path, render.heatmap(scores, pixels.shape, map_template.shape))
+    if annotate_path:
+        write_image(annotate_path, render.annotate(pixels, matches), like=picture, depth=8)
+
+    if as_json:
+        height, width = pixels.shape[:2]
+        report = {"image": image, "template": template, "image_size": [width, height],
+                  "template_size": [tpixels.shape[1], tpixels.shape[0]],
+                  "matches": [m.as_dict(with_scale=scales is not None) for m in matches]}
+        click.echo(json.dumps(report))
+    else:
+        click.echo(_table(image, template, pixels.shape, tpixels.shape, matches, scales))
+    if not matches:
+        click.echo(f"imgconv: no match scored {threshold} or more", err=True)
+        ctx.exit(1)
+
+
+def _without_alpha(picture):
+    """The picture's pixels without alpha; grey+alpha becomes H x W."""
+    pixels = picture.pixels
+    if picture.has_alpha:
+        pixels = pixels[:, :, :-1]
+    if pixels.ndim == 3 and pixels.shape[2] == 1:
+        pixels = pixels[:, :, 0]
+    return pixels
+
+
+def _mask_pixels(picture):
+    """Mask values: the alpha channel when there is one, else the pixels."""
+    return picture.pixels[:, :, -1] if picture.has_alpha else picture.pixels
+
+
+def _table(image, template, image_shape, template_shape, matches, scales):
+    lines = [f"image {image} ({image_shape[1]}x{image_shape[0]}), "
+             f"template {template} ({template_shape[1]}x{template_shape[0]})"]
+    header = f"{'#':>3} {'x':>6} {'y':>6} {'score':>8} {'cx':>10} {'cy':>10}"
+    lines.append(header + (f" {'scale':>7}" if scales is not None else ""))
+    for k, m in enumerate(matches, 1):
+        row = f"{k:>3} {m.x:>6} {m.y:>6} {m.score:>8.4f} {m.cx:>10.2f} {m.cy:>10.2f}"
+        lines.append(row + (f" {m.scale:>7.3f}" if scales is not None else ""))
+    return "\n".join(lines)
