@@ -27,6 +27,8 @@ _API = {
     "Picture": "imgconv.imageio",
     "match_template": "imgconv.match",
     "find_matches": "imgconv.match",
+    "match_multiscale": "imgconv.match",
+    "Match": "imgconv.match",
     "deconvolve": "imgconv.deconvolve",
     "ImgconvError": "imgconv.errors",
     "KernelError": "imgconv.errors",
