@@ -72,19 +72,58 @@ def compare(img, ks, runs):
         print(f"| {name} | {t_ic:.0f} | {plan.method} | {f(t_cv)} | {f(t_nd)} | {r(t_ic, t_cv)} | {r(t_ic, t_nd)} |", flush=True)
 
 
-def calibrate(img, ks, runs):
-    print(f"\n### every method forced, {img.shape} (ms): measured vs the planner's estimate\n")
-    print("| kernel | rank | direct | est | separable | est | fft | est | auto picks |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, k in ks.items():
-        plan = imgconv.explain(img, k)
-        cells = []
-        for m in ("direct", "separable", "fft"):
-            if m != "fft" and k.shape[0] * plan.rank > 40 and m == "direct" or (m == "separable" and plan.rank * 2 * k.shape[0] > 400):
-                cells += ["—", f"{plan.costs[m]:.0f}"]
-                continue
-            cells += [f"{timeit(lambda: imgconv.convolve(img, k, method=m), runs):.0f}", f"{plan.costs[m]:.0f}"]
-        print(f"| {name} | {plan.rank} | " + " | ".join(cells) + f" | {plan.method} |", flush=True)
+def cpu_ms(fn, runs):
+    """Median process CPU time: less sensitive than wall time to other load on a shared machine."""
+    fn()
+    ts = []
+    for _ in range(runs):
+        t = time.process_time()
+        fn()
+        ts.append(time.process_time() - t)
+    return float(np.median(ts)) * 1e3
+
+
+def calibrate(img, runs):
+    """Fit the planner's constants: every method forced, one thread, CPU time, least squares.
+
+    direct:    t = px * (a + b * taps)          separable: t = px * (a + b * rank * (h + w))
+    fft:       t = C * work * unit + px * c     (work = tiles * n log2 n, from fft.tile_plan)
+    """
+    from imgconv.engine import set_threads
+    from imgconv.engine.fft import tile_plan
+    from imgconv.engine.separable import low_rank_factors
+
+    set_threads(1)
+    H, W, C = img.shape
+    px = H * W * C
+    rng = np.random.default_rng(5)
+    rows = {"direct": [], "separable": [], "fft": []}
+    print(f"\n### calibration, one thread, CPU ms, {W}x{H}x{C}\n")
+    print("| kernel | method | ms | ns per px |\n|---|---|---|---|")
+    for k in (3, 5, 7, 9, 13):
+        m = rng.random((k, k))
+        t = cpu_ms(lambda: imgconv.convolve(img, m, method="direct"), runs)
+        rows["direct"].append((k * k, t))
+        print(f"| dense {k} | direct | {t:.0f} | {t * 1e6 / px:.2f} |", flush=True)
+    for k in (3, 9, 17, 33, 65):
+        for r in (1, 3):
+            m = sum(np.outer(rng.random(k), rng.random(k)) for _ in range(r))
+            t = cpu_ms(lambda: imgconv.convolve(img, m, method="separable"), runs)
+            rows["separable"].append((r * 2 * k, t))
+            print(f"| rank {r} {k} | separable | {t:.0f} | {t * 1e6 / px:.2f} |", flush=True)
+    for k in (9, 15, 31, 63):
+        m = rng.random((k, k))
+        work = tile_plan((H, W), (k, k))[2]
+        t = cpu_ms(lambda: imgconv.convolve(img, m, method="fft"), runs)
+        rows["fft"].append((C * work / px, t))
+        print(f"| dense {k} | fft | {t:.0f} | {t * 1e6 / px:.2f} |", flush=True)
+    print("\nfitted constants (ns per pixel-channel; paste into imgconv/engine/planner.py):")
+    for name, data in rows.items():
+        x = np.array([d[0] for d in data], float)
+        y = np.array([d[1] for d in data], float) * 1e6 / px
+        (b, a), *_ = np.linalg.lstsq(np.stack([x, np.ones_like(x)], 1), y, rcond=None)
+        label = {"direct": "per tap", "separable": "per 1-D tap", "fft": "per n log2 n unit"}[name]
+        print(f"  {name}: {a:.3f} per px + {b:.4f} {label}")
 
 
 def memory(img, ks):
@@ -114,7 +153,7 @@ def main():
     from imgconv.engine import _compiled
     print("compiled loops (numba):", "yes" if _compiled.AVAILABLE else "no", "| threads:", imgconv.engine.get_threads())
     if a.calibrate:
-        calibrate(img, ks, a.runs)
+        calibrate(img, a.runs)
     elif a.memory:
         memory(img, ks)
     else:

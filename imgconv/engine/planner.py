@@ -20,22 +20,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imgconv.engine import _compiled
+from imgconv.engine._threads import get_threads
 from imgconv.errors import EngineError
 
 METHODS = ("auto", "direct", "separable", "fft")
 
-# ns per (pixel x channel): with the compiled loops, and with SciPy only.
+# ns per (pixel x channel) on ONE thread, from `benchmarks/bench_engine.py --calibrate`
+# (CPU time, 3840x2160x3 float32, least-squares fit over kernels 3..65; 2-core AMD EPYC).
+# Every method scales about equally with threads, so the estimates are divided by them.
 COSTS_COMPILED = {
-    "direct_px": 0.9, "direct_tap": 0.085,
-    "separable_px": 0.5, "separable_tap": 0.065,
+    "direct_px": 0.76, "direct_tap": 0.069,          # taps = non-zero kernel entries
+    "separable_px": 0.57, "separable_tap": 0.090,    # taps = rank * (h + w)
 }
-COSTS_SCIPY = {
+COSTS_SCIPY = {  # without numba: scipy.ndimage.correlate / correlate1d, one channel at a time
     "direct_px": 2.0, "direct_tap": 1.1,
     "separable_px": 6.0, "separable_tap": 0.45,
 }
-# FFT: ns per (n log2 n) unit of transform work per plane (forward + inverse), plus
-# padding and copying per pixel.
-COST_FFT_UNIT = 0.6
+# FFT: ns per (n log2 n) unit of transform work per plane (forward + inverse), plus the
+# padding and copying per pixel; measured 0.55-0.9 per unit for 256-768 px tiles.
+COST_FFT_UNIT = 0.75
 COST_FFT_PX = 2.0
 
 
@@ -80,10 +83,11 @@ def plan_method(image_shape, kernel, method="auto", factors=None):
     rank = factors[0].shape[0]
     k = COSTS_COMPILED if _compiled.AVAILABLE else COSTS_SCIPY
     ty, tx, work = tile_plan((H, W), (h, w))
+    ms = 1e-6 / get_threads()
     costs = {
-        "direct": px * (k["direct_px"] + k["direct_tap"] * taps) * 1e-6,
-        "separable": px * (k["separable_px"] + k["separable_tap"] * rank * (h + w)) * 1e-6,
-        "fft": (C * work * COST_FFT_UNIT + px * COST_FFT_PX) * 1e-6,
+        "direct": px * (k["direct_px"] + k["direct_tap"] * taps) * ms,
+        "separable": px * (k["separable_px"] + k["separable_tap"] * rank * (h + w)) * ms,
+        "fft": (C * work * COST_FFT_UNIT + px * COST_FFT_PX) * ms,
     }
     chosen = min(costs, key=costs.get) if method == "auto" else method
     return Plan(chosen, rank, (h, w), costs, _compiled.AVAILABLE, (ty, tx, work))
