@@ -46,7 +46,9 @@ TOML kernel files (the format of the files in ``presets/``)
     matrix = [[1, 0, -1], [2, 0, -2], [1, 0, -1]]
 
 Matrix entries are numbers or strings holding a number or a fraction
-(``"1/16"``). Unknown keys are errors.
+(``"1/16"``). Unknown keys are errors. TOML files may be at most
+``MAX_TOML_FILE_BYTES`` (1 MiB; other kernel files ``MAX_KERNEL_FILE_BYTES``,
+64 MiB): larger kernels belong in ``.npy`` or text files.
 
 Examples
 --------
@@ -71,6 +73,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imgconv.catalog import PARAMETRIC_SUMMARIES
 from imgconv.errors import KernelError
 
 __all__ = [
@@ -84,6 +87,7 @@ __all__ = [
     "MAX_KERNEL_SIDE",
     "MAX_KERNEL_ELEMENTS",
     "MAX_KERNEL_FILE_BYTES",
+    "MAX_TOML_FILE_BYTES",
 ]
 
 #: Largest number of rows or columns a kernel may have.
@@ -92,6 +96,11 @@ MAX_KERNEL_SIDE = 4097
 MAX_KERNEL_ELEMENTS = 2**22
 #: Kernel files larger than this are refused before they are read.
 MAX_KERNEL_FILE_BYTES = 64 * 2**20
+#: TOML kernel files larger than this are refused before they are parsed: Python's TOML
+#: parser reads about 0.5 MB/s and needs ~25x the file size in memory (a 60 MB file took
+#: over 2 minutes and 1.6 GB).  1 MiB holds a 255 x 255 matrix of 12-digit decimals;
+#: larger kernels belong in .npy or text files.
+MAX_TOML_FILE_BYTES = 2**20
 #: File extensions recognised as kernel files.
 KERNEL_EXTENSIONS = (".txt", ".csv", ".kernel", ".npy", ".toml")
 
@@ -248,11 +257,16 @@ class Kernel:
         )
 
 
+def _count(n):
+    """An integer for a message: exact up to 9 digits, else like ``6e+300``."""
+    return str(n) if n < 10**9 else f"{float(n):.3g}"
+
+
 def _check_shape(rows, cols, what, path=None):
     """Raise KernelError when a kernel of ``rows`` x ``cols`` exceeds the bounds."""
     if rows > MAX_KERNEL_SIDE or cols > MAX_KERNEL_SIDE or rows * cols > MAX_KERNEL_ELEMENTS:
         raise KernelError(
-            f"{what}: kernel too large ({cols}x{rows}; at most {MAX_KERNEL_SIDE} rows or columns "
+            f"{what}: kernel too large ({_count(cols)}x{_count(rows)}; at most {MAX_KERNEL_SIDE} rows or columns "
             f"and {MAX_KERNEL_ELEMENTS} elements)",
             path=path,
         )
@@ -335,6 +349,40 @@ def _parse_number(token):
     return value
 
 
+# The line boundaries of str.splitlines ("\r\n" counts once).  A plain character class:
+# an alternation with "\r\n" made the scan 2.5 times slower.
+_LINE_BREAK_RE = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def _split_lines(text):
+    """Yield ``(line, end)`` for the lines of ``text.splitlines()``, one at a time.
+
+    ``end`` is where the line's break ends (``len(text)`` for a last line without
+    one), so ``end < len(text)`` tells that more lines follow.  Unlike
+    ``splitlines`` no list of all the lines is built.
+    """
+    start, crlf = 0, -1
+    for match in _LINE_BREAK_RE.finditer(text):
+        i = match.start()
+        if i == crlf:  # the "\n" of "\r\n"
+            start = i + 1
+            continue
+        crlf = i + 1 if text.startswith("\r\n", i) else -1
+        yield text[start:i], i + (2 if crlf > 0 else 1)
+        start = i + 1
+    if start < len(text):
+        yield text[start:], len(text)
+
+
+def _split_rows(text):
+    """Yield the pieces of ``text.split(";")`` one at a time."""
+    start = 0
+    while (stop := text.find(";", start)) >= 0:
+        yield text[start:stop]
+        start = stop + 1
+    yield text[start:]
+
+
 def parse_matrix_text(text, source=None) -> np.ndarray:
     """Parse a kernel matrix written as text.
 
@@ -372,16 +420,19 @@ def parse_matrix_text(text, source=None) -> np.ndarray:
         raise KernelError(f"kernel text must be a string (got {type(text).__name__})", path=source)
     if text.startswith("\ufeff"):
         text = text[1:]
-    lines = text.splitlines()
-    multiline = len(lines) > 1
+    multiline = None
     rows = []
     width = None
     width_where = None
     count = 0
-    for line_no, line in enumerate(lines, 1):
+    # Lines, rows and tokens are split lazily and a row at most MAX_KERNEL_SIDE + 1 ways,
+    # so a huge file is refused at its first oversized row with bounded memory.
+    for line_no, (line, end) in enumerate(_split_lines(text), 1):
+        if multiline is None:  # known from the first line: does another follow?
+            multiline = end < len(text)
         content = line.split("#", 1)[0]
-        for part in content.split(";"):
-            tokens = part.replace(",", " ").split()
+        for part in _split_rows(content):
+            tokens = part.replace(",", " ").split(maxsplit=MAX_KERNEL_SIDE)
             if not tokens:
                 continue
             where = f"line {line_no}" if multiline else f"row {len(rows) + 1}"
@@ -553,21 +604,23 @@ def _loads_toml(text, path):
 # ----------------------------------------------------------------------------
 
 
-def _read_file_bytes(path):
+def _read_file_bytes(path, limit=None):
+    limit = MAX_KERNEL_FILE_BYTES if limit is None else limit
     try:
         size = path.stat().st_size
-        if size > MAX_KERNEL_FILE_BYTES:
-            raise KernelError(
-                f"kernel file too large ({size} bytes; at most {MAX_KERNEL_FILE_BYTES})", path=path
-            )
+        if size > limit:
+            raise KernelError(f"kernel file too large ({size} bytes; at most {limit})", path=path)
         with open(path, "rb") as f:
-            return f.read(MAX_KERNEL_FILE_BYTES + 1)
+            data = f.read(limit + 1)
     except OSError as exc:
         raise KernelError(f"cannot read kernel file: {exc.strerror or exc}", path=path) from None
+    if len(data) > limit:  # grew since stat, or a special file that reports no size
+        raise KernelError(f"kernel file too large (more than {limit} bytes)", path=path)
+    return data
 
 
-def _read_text(path):
-    data = _read_file_bytes(path)
+def _read_text(path, limit=None):
+    data = _read_file_bytes(path, limit)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -633,7 +686,7 @@ def _load_file(spec, path):
     if suffix == ".npy":
         return Kernel(spec, (_load_npy(path),), description=f"from {path.name}")
     if suffix == ".toml":
-        data = _loads_toml(_read_text(path), path)
+        data = _loads_toml(_read_text(path, MAX_TOML_FILE_BYTES), path)
         matrices, _names, _descs, options = _parse_toml_kernel(data, path)
         options.setdefault("description", f"from {path.name}")
         return _make_kernel(spec, matrices, path, **options)
@@ -653,17 +706,11 @@ def _make_kernel(name, matrices, path=None, **options):
 # ----------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
 def _static_preset_files():
     """Map preset name -> Traversable of each presets/*.toml shipped with the package."""
-    from importlib.resources import files
+    from imgconv.catalog import preset_files
 
-    root = files("imgconv.presets")
-    return {
-        entry.name[: -len(".toml")].lower(): entry
-        for entry in root.iterdir()
-        if entry.name.endswith(".toml") and entry.is_file()
-    }
+    return preset_files()
 
 
 @lru_cache(maxsize=None)
@@ -760,7 +807,7 @@ def _auto_size(preset, sigma, size, reach):
         half = math.ceil(reach * sigma)
         if half > MAX_KERNEL_SIDE:
             raise KernelError(
-                f"{preset}: kernel too large (sigma={sigma:g} needs {2 * half + 1}x{2 * half + 1}; "
+                f"{preset}: kernel too large (sigma={sigma:g} needs {_count(2 * half + 1)}x{_count(2 * half + 1)}; "
                 f"at most {MAX_KERNEL_SIDE} rows or columns and {MAX_KERNEL_ELEMENTS} elements)"
             )
         size = 2 * half + 1
@@ -833,7 +880,7 @@ def _motion(length=9.0, angle=0.0):
     size = 2 * half + 1
     if size > MAX_KERNEL_SIDE or size * size > MAX_KERNEL_ELEMENTS:
         raise KernelError(
-            f"motion: kernel too large (length={length:g} needs {size}x{size}; at most "
+            f"motion: kernel too large (length={length:g} needs {_count(size)}x{_count(size)}; at most "
             f"{MAX_KERNEL_SIDE} rows or columns and {MAX_KERNEL_ELEMENTS} elements)"
         )
     samples = 16 if size <= 257 else 4
@@ -883,28 +930,28 @@ class _Parametric:
 
 
 _PARAMETRIC = {
-    "box": _Parametric(_box, {"size": _any_size}, "Box (mean) filter, sum 1; size=3 (whole number)"),
+    "box": _Parametric(_box, {"size": _any_size}, PARAMETRIC_SUMMARIES["box"]),
     "gaussian": _Parametric(
         _gaussian,
         {"sigma": _positive, "size": _odd_size},
-        "Gaussian blur, sum 1, separable; sigma=1, size=2*ceil(3*sigma)+1 (odd)",
+        PARAMETRIC_SUMMARIES["gaussian"],
     ),
     "unsharp": _Parametric(
         _unsharp,
         {"sigma": _positive, "amount": _non_negative, "size": _odd_size},
-        "Unsharp mask (1+amount)*identity - amount*gaussian, sum 1; sigma=1, amount=1, size=auto (odd)",
+        PARAMETRIC_SUMMARIES["unsharp"],
     ),
     "log": _Parametric(
         _log,
         {"sigma": _positive, "size": _odd_size},
-        "Laplacian of Gaussian, sum 0, centre negative; sigma=1, size=2*ceil(4*sigma)+1 (odd)",
+        PARAMETRIC_SUMMARIES["log"],
     ),
     "motion": _Parametric(
         _motion,
         {"length": _positive, "angle": _number},
-        "Motion blur along a line, sum 1; length=9, angle=0 (degrees counter-clockwise from +x)",
+        PARAMETRIC_SUMMARIES["motion"],
     ),
-    "disc": _Parametric(_disc, {"radius": _positive}, "Disc (lens) blur, anti-aliased, sum 1; radius=3"),
+    "disc": _Parametric(_disc, {"radius": _positive}, PARAMETRIC_SUMMARIES["disc"]),
 }
 
 
@@ -952,7 +999,10 @@ def _is_preset(base):
 # Public entry points
 # ----------------------------------------------------------------------------
 
-_INLINE_CHARS_RE = re.compile(r"[\d\s.,;/+\-eE#]*\d[\d\s.,;/+\-eE#]*")
+# Only matrix characters, at least one digit.  Two linear checks: a single pattern
+# ``[...]*\d[...]*`` backtracks polynomially (a 40 kB spec took 30 s to refuse).
+_INLINE_CHARS_RE = re.compile(r"[\d\s.,;/+\-eE#]*")
+_DIGIT_RE = re.compile(r"\d")
 
 
 def load_kernel(spec) -> Kernel:
@@ -1005,7 +1055,7 @@ def load_kernel(spec) -> Kernel:
         return _load_file(text, path)
     if "\n" not in text and len(text) < 4096 and _path_state(path) == "file":
         raise KernelError(_extension_message(path.suffix), path=path)
-    if _INLINE_CHARS_RE.fullmatch(text):
+    if _INLINE_CHARS_RE.fullmatch(text) and _DIGIT_RE.search(text):
         try:
             matrix = parse_matrix_text(text)
         except KernelError as exc:
@@ -1037,11 +1087,9 @@ def list_presets() -> list:
     >>> {"gaussian", "sobel", "identity"} <= set(names)
     True
     """
-    out = [(name, p.summary) for name, p in _PARAMETRIC.items()]
-    for name in _static_preset_files():
-        _matrices, names, _descs, options = _static_preset(name)
-        out.append((name, options.get("description", "").splitlines()[0] if options.get("description") else name))
-    return sorted(out)
+    from imgconv.catalog import preset_descriptions
+
+    return preset_descriptions()
 
 
 def _format_value(v):

@@ -23,12 +23,14 @@ def command(spec):
       imgconv kernels gaussian:sigma=1.5
       imgconv kernels "0,-1,0; -1,5,-1; 0,-1,0"
     """
-    from imgconv.kernels import describe_kernel, list_presets, load_kernel
-
     if spec is None:
-        presets = list_presets()
+        from imgconv.catalog import preset_descriptions  # no NumPy: listing stays instant
+
+        presets = preset_descriptions()
         width = max(len(name) for name, _ in presets)
         for name, description in presets:
             click.echo(f"{name:<{width}}  {description}")
         return
+    from imgconv.kernels import describe_kernel, load_kernel
+
     click.echo(describe_kernel(load_kernel(spec)))
