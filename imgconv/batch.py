@@ -12,11 +12,14 @@ Examples
 >>> plan.jobs[0].dst.name
 'photo.sobel.png'
 """
+import contextlib
+import itertools
 import os
 import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path
 
 from imgconv.errors import ImgconvError
@@ -146,43 +149,54 @@ def plan_jobs(inputs, *, suffix, output=None, fmt=None, recursive=False, glob=No
     return Plan(jobs, skipped, ignored, many)
 
 
-def _init_worker(threads):
-    """Worker process set-up: its own share of the cores; Ctrl-C is the parent's to handle."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from imgconv.engine import set_threads
-
-    set_threads(threads)
+GRACE_SECONDS = 1.0  # after an interrupt, how long running images may take to finish, twice over
 
 
-def _call(fn, job):
-    """Run one job: ``(None, notes)`` on success, ``(reason, [])`` on a user-facing failure."""
-    try:
-        return None, list(fn(job) or [])
-    except ImgconvError as exc:
-        return (str(exc) if exc.path else f"{job.src}: {exc}"), []
-    except MemoryError:
-        return f"{job.src}: out of memory", []
-    except OSError as exc:
-        return f"{job.src}: {exc.strerror or exc}", []
-
-
-def run_jobs(jobs, fn, *, workers=1, progress=False, label="filtering"):
+def run_jobs(jobs, fn, *, workers=1, progress=False, label="filtering", scheduler=None, connect_timeout=5.0):
     """Run ``fn(job)`` for every job; failures are collected, not raised.
 
-    ``workers > 1`` uses that many processes (``fn`` must be picklable), each with
-    ``cores // workers`` engine threads. Ctrl-C or SIGTERM stops promptly: queued
-    jobs are cancelled, running ones finish or are killed, and writes are atomic,
-    so no partial output remains. Workers ignore SIGINT and finish the image in
-    hand. Returns a :class:`Summary` (``interrupted`` set).
-    """
-    import click
+    Parameters
+    ----------
+    jobs : list of Job
+        The work, e.g. ``plan_jobs(...).jobs``.
+    fn : callable
+        ``fn(job)`` reads, processes and writes one image and returns a list of
+        notes. It must be picklable for ``workers > 1`` or ``scheduler``
+        (e.g. :class:`imgconv.tasks.FilterTask`).
+    workers : int
+        Worker processes on this machine; each gets ``cores // workers`` engine threads.
+    progress : bool
+        Draw a progress bar with rate and time left on stderr.
+    label : str
+        The progress bar's label.
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``tcp://host:8786``): run one task
+        per image on its workers instead (paths must be valid on the workers).
+    connect_timeout : float
+        Seconds to wait for the scheduler.
 
+    Returns
+    -------
+    Summary
+        Counts, failures ``(file, reason)``, seconds, and ``interrupted`` when
+        Ctrl-C or SIGTERM stopped the run.
+
+    Notes
+    -----
+    Ctrl-C or SIGTERM stops within about two seconds: queued jobs are dropped,
+    running ones get :data:`GRACE_SECONDS` to finish, then their workers are
+    stopped and their temporary files removed. Writes are atomic, so an output
+    either exists complete or not at all, and ``--skip-existing`` resumes.
+
+    Examples
+    --------
+    >>> summary = run_jobs([], print)
+    >>> summary.done, summary.interrupted
+    (0, False)
+    """
     summary = Summary()
     start = time.perf_counter()
-    workers = max(1, min(int(workers), len(jobs) or 1))
-    bar = click.progressbar(length=len(jobs), label=label, file=sys.stderr, show_pos=True,
-                            show_eta=True) if progress else None
+    bar = _progress_bar(len(jobs), label, start) if progress else None
     previous = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
 
     def record(job, outcome):
@@ -196,57 +210,232 @@ def run_jobs(jobs, fn, *, workers=1, progress=False, label="filtering"):
             bar.update(1)
 
     try:
-        if bar is not None:
-            bar.__enter__()
-        if workers == 1:
-            for job in jobs:
-                record(job, _call(fn, job))
-        else:
-            _run_pool(jobs, fn, workers, record)
+        with bar if bar is not None else contextlib.nullcontext():
+            if scheduler is not None:
+                _run_dask(jobs, fn, scheduler, record, connect_timeout)
+            elif min(int(workers), len(jobs)) <= 1:
+                for job in jobs:
+                    record(job, _call(fn, job))
+            else:
+                _run_pool(jobs, fn, min(int(workers), len(jobs)), record)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     summary.seconds = time.perf_counter() - start
     return summary
 
 
+def _progress_bar(total, label, start):
+    """Click's bar on stderr: position, percent, time left, and images per second."""
+    import click
+
+    def rate(_item):
+        elapsed = time.perf_counter() - start
+        return f"{bar.pos / elapsed:.1f} images/s" if bar.pos and elapsed > 0 else None
+
+    bar = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True, show_percent=True,
+                            show_eta=True, item_show_func=rate)
+    return bar
+
+
+_busy = [False]  # in a worker process: is a job running (SIGTERM then interrupts it)?
+_stopping = [False]  # in a worker process: SIGTERM came, start nothing more
+
+
+def _call(fn, job):
+    """Run one job: ``(None, notes)`` on success, ``(reason, [])`` on a user-facing failure."""
+    if _stopping[0]:
+        raise KeyboardInterrupt
+    _busy[0] = True
+    try:
+        return None, list(fn(job) or [])
+    except ImgconvError as exc:
+        return (str(exc) if exc.path else f"{job.src}: {exc}"), []
+    except MemoryError:
+        return f"{job.src}: out of memory", []
+    except OSError as exc:
+        return f"{job.src}: {exc.strerror or exc}", []
+    finally:
+        _busy[0] = False
+
+
+def _init_worker(threads):
+    """Worker process set-up: its share of the cores, and signals left to the parent.
+
+    Ctrl-C at a terminal reaches the whole process group; the parent decides what
+    stops, so workers ignore SIGINT. The parent sends SIGTERM to a worker whose
+    image outlives the grace period: it interrupts the job, and the atomic write
+    removes its temporary file.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _interrupt_job)
+    from imgconv.engine import set_threads
+
+    set_threads(threads)
+
+
+def _interrupt_job(signum, frame):
+    _stopping[0] = True
+    if _busy[0]:
+        raise KeyboardInterrupt
+
+
 def _run_pool(jobs, fn, workers, record):
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    """Run the jobs in ``workers`` processes with a short queue (bounded memory, quick stop)."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    queue = iter(jobs)
+    pool, pending = _start_pool(workers), {}
+    try:
+        while True:
+            for job in itertools.islice(queue, 2 * workers - len(pending)):
+                pending[pool.submit(_call, fn, job)] = (job, pool)
+            if not pending:
+                break
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                job, owner = pending.pop(fut)
+                if isinstance(fut.exception(), BrokenProcessPool):
+                    # a worker died (killed, out of memory): the pool cannot tell for which
+                    # image, so each image then in flight is reported, and a new pool goes on
+                    record(job, (f"{job.src}: a worker process died while this image was in flight "
+                                 "(out of memory?)", []))
+                    if owner is pool:
+                        pool.shutdown(wait=True)
+                        pool = _start_pool(workers)
+                    continue
+                record(job, fut.result())
+    except BaseException:
+        _stop_pool(pool, {fut: job for fut, (job, _) in pending.items()}, record)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _start_pool(workers):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     from imgconv.engine import get_threads
 
-    threads = max(1, get_threads() // workers)
     # forkserver/spawn, never fork: a forked child of a process that ran OpenMP threads
     # (numba's parallel loops) would abort inside its first parallel region
-    import multiprocessing
-
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                               initializer=_init_worker, initargs=(threads,))
-    pending = {}
-    queue = iter(jobs)
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                               initializer=_init_worker, initargs=(max(1, get_threads() // workers),))
+
+
+def _stop_pool(pool, pending, record):
+    """After an interrupt: drop queued jobs, let running ones finish briefly, then end the workers."""
+    from concurrent.futures import wait
+
+    running = [fut for fut in pending if not fut.cancel()]
     try:
-        for job in queue:  # keep a short queue so memory stays bounded and Ctrl-C is quick
-            pending[pool.submit(_call, fn, job)] = job
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                job = pending.pop(fut)
-                record(job, fut.result())
-                nxt = next(queue, None)
-                if nxt is not None:
-                    pending[pool.submit(_call, fn, nxt)] = nxt
-    except BaseException:
-        # queued jobs are dropped; the few running ones finish their (atomic) writes
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
+        if wait(running, timeout=GRACE_SECONDS).not_done:
+            _signal_workers(pool, signal.SIGTERM)  # interrupts the job; its write cleans up
+            wait(running, timeout=GRACE_SECONDS)
+    except KeyboardInterrupt:  # a second Ctrl-C: stop now
+        pass
+    unfinished = [pending[fut] for fut in running if not fut.done()]
+    if unfinished:
+        _signal_workers(pool, signal.SIGKILL)
+    pool.shutdown(wait=True, cancel_futures=True)
+    for job in unfinished:
+        _remove_temporaries(job.dst)
+    for fut in running:  # count what finished during the grace period
+        if fut.done() and fut.exception() is None:
+            record(pending[fut], fut.result())
+
+
+def _signal_workers(pool, signum):
+    # ProcessPoolExecutor has no public way to reach its workers before Python 3.14
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, ValueError):
+            if process.pid is not None:
+                os.kill(process.pid, signum)
+
+
+def _remove_temporaries(dst):
+    """Remove what a killed worker left of its atomic write of ``dst``.
+
+    :func:`imgconv.imageio.write_image` writes ``.<name>.<random>.tmp`` beside ``dst``.
+    """
+    if dst == STDIO:
+        return
+    dst = Path(dst)
+    for leftover in dst.parent.glob(f".{glob_escape(dst.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
+def _run_dask(jobs, fn, scheduler, record, connect_timeout):
+    """One Dask task per image on the cluster at ``scheduler``; the same per-file outcomes."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise ImgconvError("--scheduler needs Dask: pip install 'imgconv[dask]'") from None
+    if any(STDIO in (job.src, job.dst) for job in jobs):
+        raise ImgconvError("stdin and stdout cannot be used with --scheduler")
+    try:
+        client = Client(scheduler, timeout=connect_timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise ImgconvError(f"cannot reach the Dask scheduler at {scheduler}: {_first_line(exc)}") from None
+    futures = {}
+    try:
+        window = max(8, 2 * sum(client.nthreads().values()))
+        queue = iter(jobs)
+
+        def submit(job):
+            # absolute paths: the workers' current folders are not ours
+            remote = Job(Path(job.src).absolute(), Path(job.dst).absolute())
+            fut = client.submit(_call_on_worker, fn, remote, pure=False)
+            futures[fut] = job
+            return fut
+
+        running = as_completed([submit(job) for job in itertools.islice(queue, window)], loop=client.loop)
+        for fut in running:
+            job = futures.pop(fut)
+            record(job, _dask_outcome(fut, job))
+            nxt = next(queue, None)
+            if nxt is not None:
+                running.add(submit(nxt))
+    finally:
+        if futures:  # interrupted: queued tasks are cancelled (running ones finish their atomic writes)
+            with contextlib.suppress(Exception):
+                client.cancel(list(futures))
+        with contextlib.suppress(Exception):
+            client.close(timeout=GRACE_SECONDS * 2)
+
+
+def _call_on_worker(fn, job):
+    """A Dask task: share the worker machine's cores among the worker's task threads."""
+    from distributed import get_worker
+
+    from imgconv.engine import set_threads
+
+    set_threads(max(1, default_workers() // max(1, get_worker().state.nthreads)))
+    return _call(fn, job)
+
+
+def _dask_outcome(fut, job):
+    """A task's ``(error, notes)``; a lost worker is this file's failure, other errors are bugs."""
+    from distributed import KilledWorker
+
+    if fut.status == "error":
+        exc = fut.exception()
+        if isinstance(exc, KilledWorker):
+            return f"{job.src}: the Dask worker running it died ({_first_line(exc)})", []
+        raise exc
+    if fut.status == "cancelled":
+        return f"{job.src}: the Dask task was cancelled (scheduler or workers gone?)", []
+    return fut.result()
+
+
+def _first_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _raise_interrupt(signum, frame):

@@ -252,6 +252,7 @@ class _Plan:
         h, w = shape
         kh, kw = kernel.shape
         self.shape = shape
+        self.kernel = kernel
         self.margin = max(2 * max(kh, kw), 16)
         self.padded = (
             sf.next_fast_len(h + 2 * self.margin, real=True),
@@ -384,15 +385,16 @@ def _richardson_lucy(plan, channel, iterations, tv_weight, step):
         np.maximum(reach, np.float32(0.05), out=reach)
         np.reciprocal(reach, out=reach)
     eps = np.float32(_RL_EPS)
+    # The two convolutions of each step go through the engine in wrap mode, which is the
+    # same circular convolution as the transforms above; its planner picks separable or
+    # direct loops for the usual PSFs (a Gaussian is rank 1, a motion line sparse), FFT otherwise.
+    from imgconv.engine import convolve
+
     for i in range(iterations):
-        spectrum = sf.rfft2(estimate, workers=_WORKERS)
-        spectrum *= otf
-        blurred = sf.irfft2(spectrum, shape, workers=_WORKERS, overwrite_x=True)
+        blurred = convolve(estimate, plan.kernel, mode="wrap")
         np.maximum(blurred, eps, out=blurred)
         ratio = np.divide(observed, blurred, out=blurred)
-        spectrum = sf.rfft2(ratio, workers=_WORKERS, overwrite_x=True)
-        spectrum *= otf_flip
-        correction = sf.irfft2(spectrum, shape, workers=_WORKERS, overwrite_x=True)
+        correction = convolve(ratio, plan.kernel, mode="wrap", correlate=True)
         if reach is not None:
             correction *= reach
         if tv_weight > 0:

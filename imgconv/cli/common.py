@@ -2,11 +2,14 @@
 import click
 
 MODES = ("reflect", "mirror", "nearest", "wrap", "constant")
+SCHEDULER = "imgconv.scheduler"  # ctx.meta key: --scheduler reaches run_batch without a parameter
 
 
 def output_options(fn):
     """``-o``, ``--overwrite``/``--skip-existing``, ``--depth``, ``--format``, ``--quality``,
-    ``-r``, ``--glob``, ``-j``, ``--max-pixels``, ``--quiet``: declared once for every writing command."""
+    ``-r``, ``--glob``, ``-j``, ``--scheduler``, ``--max-pixels``, ``--quiet``: declared once for every
+    writing command. ``--scheduler`` is not passed to the command function: :func:`run_batch` reads it
+    from the context."""
     options = [
         click.option("-o", "--output", type=click.Path(dir_okay=True, allow_dash=True),
                      help="Output file (one input) or folder (several inputs or a folder). "
@@ -20,6 +23,9 @@ def output_options(fn):
         click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders of folder inputs."),
         click.option("--glob", "glob_pattern", metavar="PATTERN", help="Only files matching PATTERN in folders, e.g. '*.png'."),
         click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Parallel worker processes (default: usable cores)."),
+        click.option("--scheduler", metavar="ADDRESS", expose_value=False, callback=_remember_scheduler,
+                     help="Run on a Dask cluster (tcp://host:8786; needs imgconv[dask]); "
+                          "paths must be valid on its workers."),
         click.option("--max-pixels", type=click.IntRange(1), help="Refuse images larger than this many pixels "
                      "(decompression-bomb guard; default 2**28)."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar, summary or notes."),
@@ -29,9 +35,20 @@ def output_options(fn):
     return fn
 
 
+def _remember_scheduler(ctx, param, value):
+    if value is not None:
+        ctx.meta[SCHEDULER] = value
+    return value
+
+
 def run_batch(ctx, inputs, task, *, suffix, output, fmt, recursive, glob_pattern, overwrite, skip_existing,
               jobs, quiet, label):
-    """Plan the jobs, run them, print notes and the summary, and exit with the contracted code."""
+    """Plan the jobs, run them, print notes and the summary, and exit with the contracted code.
+
+    Runs locally in ``jobs`` processes, or on the Dask cluster named by ``--scheduler``.
+    Exits 130 when interrupted, 3 when some inputs of a many-input run failed, 2 when
+    the only input failed; returns the :class:`imgconv.batch.Summary` otherwise.
+    """
     import sys
 
     from imgconv.batch import default_workers, plan_jobs, run_jobs
@@ -43,7 +60,8 @@ def run_batch(ctx, inputs, task, *, suffix, output, fmt, recursive, glob_pattern
             click.echo(f"imgconv: note: {path}: not an image file, skipped", err=True)
     workers = jobs or (default_workers() if len(plan.jobs) > 1 else 1)
     progress = plan.many and not quiet and sys.stderr.isatty()
-    summary = run_jobs(plan.jobs, task, workers=workers, progress=progress, label=label)
+    summary = run_jobs(plan.jobs, task, workers=workers, progress=progress, label=label,
+                       scheduler=ctx.meta.get(SCHEDULER))
     summary.skipped += len(plan.skipped)
     if not quiet:
         for src, note in summary.notes:
@@ -51,7 +69,7 @@ def run_batch(ctx, inputs, task, *, suffix, output, fmt, recursive, glob_pattern
     for _, reason in summary.failed:
         click.echo(f"imgconv: error: {reason}", err=True)
     if summary.interrupted:
-        click.echo(f"imgconv: interrupted: {summary.line()}", err=True)
+        click.echo(f"imgconv: interrupted: {summary.line()}; --skip-existing resumes", err=True)
         ctx.exit(130)
     if plan.many and not quiet:
         click.echo(summary.line(), err=True)
