@@ -91,7 +91,6 @@ def calibrate(img, runs):
     """
     from imgconv.engine import set_threads
     from imgconv.engine.fft import tile_plan
-    from imgconv.engine.separable import low_rank_factors
 
     set_threads(1)
     H, W, C = img.shape

@@ -29,3 +29,16 @@ def photo_rgb():
 def photo_grey(photo_rgb):
     """The same photograph in grey (ITU-R 601-2 luma), float32 in [0, 1]."""
     return (photo_rgb @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float32)
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the CLI in-process: ``cli("filter", ...)`` returns (exit code, stdout, stderr)."""
+    from imgconv.cli import run
+
+    def invoke(*args):
+        with pytest.raises(SystemExit) as exc:
+            run([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return exc.value.code, out, err
+    return invoke

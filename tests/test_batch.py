@@ -12,19 +12,8 @@ import pytest
 from PIL import Image
 
 from imgconv.batch import Job, plan_jobs, run_jobs
-from imgconv.cli import run
 from imgconv.errors import ImgconvError
 
-
-@pytest.fixture
-def cli(capsys):
-    """Run the CLI in-process: returns (exit code, stdout, stderr)."""
-    def invoke(*args):
-        with pytest.raises(SystemExit) as exc:
-            run([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return exc.value.code, out, err
-    return invoke
 
 
 def imgconv(*args):

@@ -4,7 +4,6 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from imgconv.cli import run
 from imgconv.deconvolve import check_psf, deconvolve, deconvolve_picture, estimate_noise
 from imgconv.errors import ImgconvError, KernelError
 
@@ -50,15 +49,6 @@ def noisy(image, sigma, seed=0):
 def photo(photo_grey):
     return photo_grey[:256, :320].astype(np.float64)
 
-
-@pytest.fixture
-def cli(capsys):
-    def invoke(*args):
-        with pytest.raises(SystemExit) as exc:
-            run([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return exc.value.code, out, err
-    return invoke
 
 
 # ---------------------------------------------------------------- quality

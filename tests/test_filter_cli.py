@@ -9,20 +9,9 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from imgconv.cli import run
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
-
-@pytest.fixture
-def cli(capsys):
-    """Run the CLI in-process: returns (exit code, stdout, stderr)."""
-    def invoke(*args):
-        with pytest.raises(SystemExit) as exc:
-            run([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return exc.value.code, out, err
-    return invoke
 
 
 def sh(*args, stdin=None):
