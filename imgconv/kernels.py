@@ -66,6 +66,7 @@ import dataclasses
 import math
 import os
 import re
+import tokenize
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -659,7 +660,8 @@ def _load_npy(path):
         if size - data_start < shape[0] * shape[1] * dtype.itemsize:
             raise KernelError("truncated .npy file (less data than its header declares)", path=path)
         arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError, OverflowError) as exc:
+    # numpy tokenizes some headers: a mangled one raises tokenize.TokenError (found by fuzzing)
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError, OverflowError, tokenize.TokenError) as exc:
         raise KernelError(f"not a valid .npy array: {exc}", path=path) from None
     return _as_kernel_matrix(arr, "kernel file", path)
 
