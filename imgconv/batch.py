@@ -121,7 +121,7 @@ def plan_jobs(inputs, *, suffix, output=None, fmt=None, recursive=False, glob=No
     """
     found, ignored = discover(inputs, recursive=recursive, glob=glob)
     if not found:
-        raise ImgconvError("no image files found in " + ", ".join(map(str, inputs)))
+        raise ImgconvError("no image files found", path=", ".join(map(str, inputs)))
     many = len(found) > 1 or any(root is not None for _, root in found)
     if many and output not in (None, STDIO) and Path(output).exists() and not Path(output).is_dir():
         raise ImgconvError(f"{output}: several inputs need an output folder, not a file")

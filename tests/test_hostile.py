@@ -709,8 +709,6 @@ def test_match_bad_inputs_are_refused(cli, work):
         assert_refused(code, err, name, before=before, folder=work)
 
 
-@pytest.mark.xfail(strict=True, reason="imgconv match writes --annotate/--heatmap/--scores over its "
-                   "own IMAGE or TEMPLATE; SPEC: an input is never touched (fix in cli/match_cmd.py)")
 def test_match_never_overwrites_its_inputs(cli, work):
     template = work / "template.png"
     template.write_bytes((work / "good.png").read_bytes())

@@ -27,7 +27,7 @@ def output_options(fn):
                      help="Run on a Dask cluster (tcp://host:8786; needs imgconv[dask]); "
                           "paths must be valid on its workers."),
         click.option("--max-pixels", type=click.IntRange(1), help="Refuse images larger than this many pixels "
-                     "(decompression-bomb guard; default 2**28)."),
+                     "(decompression-bomb guard; default 2**27 = 134 megapixels)."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar, summary or notes."),
     ]
     for option in reversed(options):

@@ -78,6 +78,7 @@ def command(ctx, image, template, max_matches, threshold, min_distance, as_json,
     from imgconv.match import (find_matches, match_multiscale, match_template,
                                resize_template, to_gray)
 
+    _refuse_overwriting_inputs((image, template, mask_path), (annotate_path, heatmap_path, scores_path))
     picture = read_image(image)
     pattern = read_image(template)
     pixels = _without_alpha(picture)
@@ -127,6 +128,24 @@ def command(ctx, image, template, max_matches, threshold, min_distance, as_json,
     if not matches:
         click.echo(f"imgconv: no match scored {threshold} or more", err=True)
         ctx.exit(1)
+
+
+def _refuse_overwriting_inputs(inputs, outputs):
+    """An input is never touched: refuse any output path that is one of the inputs."""
+    from pathlib import Path
+
+    from imgconv.errors import ImageWriteError
+
+    def same(a, b):
+        try:
+            return Path(a).resolve() == Path(b).resolve()
+        except OSError:
+            return False
+
+    for out in filter(None, outputs):
+        for src in filter(None, inputs):
+            if same(out, src):
+                raise ImageWriteError("output would overwrite an input of this run", path=out)
 
 
 def _without_alpha(picture):
