@@ -149,7 +149,8 @@ def main():
     h, w = (540, 960) if a.quick else (2160, 3840)
     img = np.random.default_rng(0).random((h, w, 3), dtype=np.float32)
     ks = kernels([int(s) for s in a.sizes.split(",")])
-    from imgconv.engine import _compiled
+    from imgconv.engine import _compiled, warm_up
+    warm_up()  # a long-running process pays the compiled loops' load once; time the steady state
     print("compiled loops (numba):", "yes" if _compiled.AVAILABLE else "no", "| threads:", imgconv.engine.get_threads())
     if a.calibrate:
         calibrate(img, a.runs)

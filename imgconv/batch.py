@@ -209,6 +209,10 @@ def run_jobs(jobs, fn, *, workers=1, progress=False, label="filtering", schedule
         if bar is not None:
             bar.update(1)
 
+    if len(jobs) > 1 and workers <= 1 and scheduler is None:
+        from imgconv.engine import warm_up
+
+        warm_up()  # one load of the compiled loops serves every image of the run
     try:
         with bar if bar is not None else contextlib.nullcontext():
             if scheduler is not None:
@@ -271,9 +275,10 @@ def _init_worker(threads):
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _interrupt_job)
-    from imgconv.engine import set_threads
+    from imgconv.engine import set_threads, warm_up
 
     set_threads(threads)
+    warm_up()  # load the compiled loops once: every image of this worker then uses them
 
 
 def _interrupt_job(signum, frame):
@@ -413,9 +418,10 @@ def _call_on_worker(fn, job):
     """A Dask task: share the worker machine's cores among the worker's task threads."""
     from distributed import get_worker
 
-    from imgconv.engine import set_threads
+    from imgconv.engine import set_threads, warm_up
 
     set_threads(max(1, default_workers() // max(1, get_worker().state.nthreads)))
+    warm_up()
     return _call(fn, job)
 
 

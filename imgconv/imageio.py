@@ -74,9 +74,10 @@ from imgconv.errors import ImageReadError, ImageWriteError, ImgconvError
 
 DEFAULT_MAX_PIXELS = 2**27
 DEFAULT_QUALITY = 92
-#: zlib level for PNG output: lossless either way; on photographs level 3 writes about 3x
-#: faster than Pillow's default 6 for files about 7% larger (writing dominates batch runs)
-PNG_COMPRESS_LEVEL = 3
+#: zlib level for PNG output (lossless either way). 1 is OpenCV's default too: on photographs
+#: it writes about 3.5x faster than Pillow's default 6 for files about 10% larger, and
+#: writing dominates the time of a batch of PNGs.
+PNG_COMPRESS_LEVEL = 1
 
 # Output formats by extension, and what each one can store.
 _FORMAT_BY_EXTENSION = {
@@ -206,8 +207,10 @@ def to_integer(pixels, maxval):
     values = np.asarray(pixels)
     if not np.issubdtype(values.dtype, np.floating):
         values = values.astype(np.float64)
-    scaled = np.clip(np.rint(values * maxval), 0, maxval)
-    scaled = np.nan_to_num(scaled, nan=0.0)
+    scaled = np.multiply(values, maxval)  # one new array, then everything in place
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, 0, maxval, out=scaled)
+    np.nan_to_num(scaled, copy=False, nan=0.0)
     dtype = np.uint8 if maxval <= 255 else np.uint16 if maxval <= 65535 else np.uint32
     return scaled.astype(dtype)
 

@@ -11,8 +11,10 @@ from imgconv.engine._threads import get_threads
 from imgconv.engine.boundary import source_index
 
 
-def correlate_direct(image, kernel, anchor, mode, cval):
+def correlate_direct(image, kernel, anchor, mode, cval, compiled=None):
     """Correlate ``image`` (H, W, C) float32 with ``kernel`` (h, w) anchored at ``anchor``.
+
+    ``compiled`` chooses the numba loops (default: when available) or SciPy.
 
     Examples
     --------
@@ -22,7 +24,10 @@ def correlate_direct(image, kernel, anchor, mode, cval):
     """
     H, W, C = image.shape
     h, w = kernel.shape
-    if _compiled.AVAILABLE:
+    if compiled is None:
+        compiled = _compiled.AVAILABLE
+    if compiled:
+        loops = _compiled.loops()
         src = np.ascontiguousarray(image, dtype=np.float32).reshape(H, W * C)
         rows = source_index(H, anchor[0], h - 1 - anchor[0], mode)
         cols = source_index(W, anchor[1], w - 1 - anchor[1], mode)
@@ -30,8 +35,8 @@ def correlate_direct(image, kernel, anchor, mode, cval):
         tap_rows, tap_cols = np.nonzero(kernel)
         if tap_rows.size == 0:  # an all-zero kernel: skip nothing, the result is zero
             tap_rows, tap_cols = np.zeros(1, np.intp), np.zeros(1, np.intp)
-        _compiled.set_threads(get_threads())
-        _compiled.correlate_direct(src, tap_rows.astype(np.int64), tap_cols.astype(np.int64),
+        loops.set_threads(get_threads())
+        loops.correlate_direct(src, tap_rows.astype(np.int64), tap_cols.astype(np.int64),
                                    kernel[tap_rows, tap_cols].astype(np.float32), h, rows, cols, anchor[1], C,
                                    np.float32(cval), _blocks(H), out)
         return out.reshape(H, W, C)

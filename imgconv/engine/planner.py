@@ -10,8 +10,8 @@ exactly: the crossovers it implies are listed in the README.
 Examples
 --------
 >>> import numpy as np
->>> plan_method((2160, 3840, 3), np.ones((3, 3))).method
-'separable'
+>>> plan_method((2160, 3840, 3), np.ones((3, 3))).rank
+1
 >>> plan_method((2160, 3840, 3), np.random.default_rng(0).random((31, 31))).method
 'fft'
 """
@@ -26,15 +26,16 @@ from imgconv.errors import EngineError
 METHODS = ("auto", "direct", "separable", "fft")
 
 # ns per (pixel x channel) on ONE thread, from `benchmarks/bench_engine.py --calibrate`
-# (CPU time, 3840x2160x3 float32, least-squares fit over kernels 3..65; 2-core AMD EPYC).
-# Every method scales about equally with threads, so the estimates are divided by them.
+# (CPU time, least-squares fit over kernels 3..65; 2-core AMD EPYC; 3840x2160x3 float32
+# for the compiled loops, 960x540x3 with IMGCONV_NO_NUMBA=1 for SciPy). The compiled
+# loops and the FFT scale with threads; scipy.ndimage runs on one.
 COSTS_COMPILED = {
     "direct_px": 0.76, "direct_tap": 0.069,          # taps = non-zero kernel entries
     "separable_px": 0.57, "separable_tap": 0.090,    # taps = rank * (h + w)
 }
-COSTS_SCIPY = {  # without numba: scipy.ndimage.correlate / correlate1d, one channel at a time
-    "direct_px": 2.0, "direct_tap": 1.1,
-    "separable_px": 6.0, "separable_tap": 0.45,
+COSTS_SCIPY = {  # scipy.ndimage.correlate / correlate1d, one channel at a time
+    "direct_px": 4.3, "direct_tap": 1.03,            # taps = all kernel entries
+    "separable_pass": 9.6, "separable_tap": 0.52,    # per rank component: pass + taps * (h + w)
 }
 # FFT: ns per (n log2 n) unit of transform work per plane (forward + inverse), plus the
 # padding and copying per pixel; measured 0.55-0.9 per unit for 256-768 px tiles.
@@ -59,7 +60,14 @@ class Plan:
     def __str__(self):
         est = ", ".join(f"{m} {t:.1f} ms" for m, t in sorted(self.costs.items(), key=lambda kv: kv[1]))
         h, w = self.kernel_shape
-        loops = "compiled loops" if self.compiled else "SciPy (install imgconv[fast] for compiled loops)"
+        if self.method == "fft":
+            loops = "scipy.fft"
+        elif self.compiled:
+            loops = "compiled loops"
+        elif _compiled.AVAILABLE:
+            loops = "scipy.ndimage: cheaper here than loading the compiled loops"
+        else:
+            loops = "scipy.ndimage; install imgconv[fast] for compiled loops"
         return f"{h}x{w} kernel, rank {self.rank}: {self.method} (estimates: {est}; {loops})"
 
 
@@ -81,13 +89,27 @@ def plan_method(image_shape, kernel, method="auto", factors=None):
     if factors is None:
         factors = low_rank_factors(kernel)
     rank = factors[0].shape[0]
-    k = COSTS_COMPILED if _compiled.AVAILABLE else COSTS_SCIPY
     ty, tx, work = tile_plan((H, W), (h, w))
-    ms = 1e-6 / get_threads()
-    costs = {
-        "direct": px * (k["direct_px"] + k["direct_tap"] * taps) * ms,
-        "separable": px * (k["separable_px"] + k["separable_tap"] * rank * (h + w)) * ms,
-        "fft": (C * work * COST_FFT_UNIT + px * COST_FFT_PX) * ms,
+    threads = get_threads()
+    ms = 1e-6
+    scipy = {
+        "direct": px * (COSTS_SCIPY["direct_px"] + COSTS_SCIPY["direct_tap"] * h * w) * ms,
+        "separable": px * rank * (COSTS_SCIPY["separable_pass"] + COSTS_SCIPY["separable_tap"] * (h + w)) * ms,
     }
+    costs = dict(scipy)
+    compiled = {"direct": False, "separable": False, "fft": False}
+    if _compiled.AVAILABLE:
+        k = COSTS_COMPILED
+        load = 0.0 if _compiled.loaded() else _compiled.LOAD_MS  # first use in this process
+        fast = {
+            "direct": px * (k["direct_px"] + k["direct_tap"] * taps) * ms / threads + load,
+            "separable": px * (k["separable_px"] + k["separable_tap"] * rank * (h + w)) * ms / threads + load,
+        }
+        for m, t in fast.items():
+            if t < costs[m]:
+                costs[m], compiled[m] = t, True
+    costs["fft"] = (C * work * COST_FFT_UNIT + px * COST_FFT_PX) * ms / threads
     chosen = min(costs, key=costs.get) if method == "auto" else method
-    return Plan(chosen, rank, (h, w), costs, _compiled.AVAILABLE, (ty, tx, work))
+    if method != "auto" and method != "fft" and _compiled.AVAILABLE:
+        compiled[method] = True  # a forced method runs on the fastest code there is
+    return Plan(chosen, rank, (h, w), costs, compiled[chosen], (ty, tx, work))

@@ -35,18 +35,24 @@ def low_rank_factors(kernel, rtol=1e-7):
     return (u[:, :rank] * root).T.copy(), (vt[:rank] * root[:, None]).copy()
 
 
-def correlate_separable(image, factors, anchor, mode, cval):
-    """Correlate ``image`` (H, W, C) with ``sum_r outer(col[r], row[r])`` anchored at ``anchor``."""
+def correlate_separable(image, factors, anchor, mode, cval, compiled=None):
+    """Correlate ``image`` (H, W, C) with ``sum_r outer(col[r], row[r])`` anchored at ``anchor``.
+
+    ``compiled`` chooses the numba loops (default: when available) or SciPy.
+    """
     cols_f, rows_f = factors
     H, W, C = image.shape
     h, w = cols_f.shape[1], rows_f.shape[1]
-    if _compiled.AVAILABLE:
+    if compiled is None:
+        compiled = _compiled.AVAILABLE
+    if compiled:
+        loops = _compiled.loops()
         src = np.ascontiguousarray(image, dtype=np.float32).reshape(H, W * C)
         rows = source_index(H, anchor[0], h - 1 - anchor[0], mode)
         cols = source_index(W, anchor[1], w - 1 - anchor[1], mode)
         out = np.empty((H, W * C), np.float32)
-        _compiled.set_threads(get_threads())
-        _compiled.correlate_lowrank(src, cols_f.astype(np.float32), rows_f.astype(np.float32), rows, cols,
+        loops.set_threads(get_threads())
+        loops.correlate_lowrank(src, cols_f.astype(np.float32), rows_f.astype(np.float32), rows, cols,
                                     anchor[1], C, np.float32(cval), max(1, min(H, 8 * get_threads())), out)
         return out.reshape(H, W, C)
     return _correlate_separable_scipy(image, cols_f, rows_f, anchor, mode, cval)
