@@ -210,12 +210,34 @@ def to_integer(pixels, maxval):
     scaled = np.multiply(values, maxval)  # one new array, then everything in place
     np.rint(scaled, out=scaled)
     np.clip(scaled, 0, maxval, out=scaled)
-    np.nan_to_num(scaled, copy=False, nan=0.0)
+    scaled[np.isnan(scaled)] = 0  # (infinities were clipped already)
     dtype = np.uint8 if maxval <= 255 else np.uint16 if maxval <= 65535 else np.uint32
     return scaled.astype(dtype)
 
 
 # --------------------------------------------------------------------------- reading
+
+
+def probe_shape(path):
+    """The ``pixels`` shape :func:`read_image` would give, from the header alone (no decoding).
+
+    Alpha is not counted: ``(H, W)`` for grey, ``(H, W, 3)`` for colour.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "p.png")
+    >>> write_image(path, np.zeros((3, 5, 4), np.float32))
+    >>> probe_shape(path)
+    (3, 5, 3)
+    """
+    try:
+        with Image.open(path) as im:
+            width, height = im.size
+            grey = im.mode in ("1", "L", "LA", "La", "I", "F") or im.mode.startswith("I;16")
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageReadError(f"cannot read image header ({exc})", path) from None
+    return (height, width) if grey else (height, width, 3)
 
 
 def read_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):

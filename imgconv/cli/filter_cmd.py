@@ -40,7 +40,7 @@ def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scal
 
     chain = resolve_kernels(kernels)  # bad specs fail here, once, before any file is read
     if explain:
-        _explain(inputs, chain, method, correlate, channels, max_pixels)
+        _explain(inputs, chain, method, correlate, channels)
     task = FilterTask(
         kernels=tuple(chain),
         options=dict(mode=mode, cval=cval, method=method, correlate=correlate, normalize=normalize,
@@ -53,7 +53,7 @@ def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scal
               jobs=jobs, quiet=quiet, label="filtering")
 
 
-def _explain(inputs, chain, method, correlate, channels, max_pixels):
+def _explain(inputs, chain, method, correlate, channels):
     """Print the planned method per kernel for the first input's size."""
     from pathlib import Path
 
@@ -62,10 +62,9 @@ def _explain(inputs, chain, method, correlate, channels, max_pixels):
     shape = (1080, 1920, 3)
     first = next((i for i in inputs if i != "-" and Path(i).is_file()), None)
     if first is not None:
-        from imgconv.imageio import read_image
+        from imgconv.imageio import probe_shape
 
-        pic = read_image(first, **({} if max_pixels is None else {"max_pixels": max_pixels}))
-        shape = pic.pixels.shape[:2] + ((pic.pixels.shape[2] - pic.has_alpha,) if pic.pixels.ndim == 3 else ())
+        shape = probe_shape(first)
     h, w = shape[:2]
     click.echo(f"plan for {w}x{h}" + (f" ({first})" if first else " (no file: assumed)") + ":", err=True)
     for line in explain_filter(shape, chain, method=method, correlate=correlate, channels=channels):
