@@ -316,11 +316,24 @@ def _workers():
 
 
 def _correlate(prepared, t0):
-    """sum_c of the valid cross-correlation of each image channel with t0_c (float32 FFT)."""
+    """sum_c of the valid cross-correlation of each image channel with t0_c.
+
+    One FFT of the image serves every template; a small template goes through the
+    engine's direct or separable loops instead when its planner says they are cheaper.
+    """
     from scipy import fft
 
     C, H, W = prepared.pixels.shape
     h, w = t0.shape[1:]
+    engine_plan = _engine_plan((H, W), t0)
+    if engine_plan is not None:
+        from imgconv.engine import convolve
+
+        total = None
+        for c in range(C):
+            full = convolve(prepared.pixels[c], t0[c], mode="constant", correlate=True, method=engine_plan)
+            total = full if total is None else np.add(total, full, out=total)
+        return total[h // 2:h // 2 + H - h + 1, w // 2:w // 2 + W - w + 1]
     Hf, Wf = prepared.fshape
     workers = _workers()
     # Template spectrum: real transform of its h rows, then the columns padded to Hf.
@@ -332,6 +345,16 @@ def _correlate(prepared, t0):
     for c in range(1, C):
         product += np.multiply(image_spectrum[c], spectrum_t[c], out=spectrum_t[c])
     return _inverse_valid(product, H - h + 1, W - w + 1, Wf)
+
+
+def _engine_plan(shape, t0):
+    """``"direct"`` or ``"separable"`` when the engine's loops beat an FFT here, else None."""
+    from imgconv.engine.planner import plan_method
+
+    if t0.shape[1] * t0.shape[2] > 32 * 32:  # larger templates: the shared FFT always wins
+        return None
+    plan = plan_method(shape + (t0.shape[0],), t0[0].astype(np.float64), record=True)
+    return plan.method if plan.method != "fft" and plan.compiled else None
 
 
 def _inverse_valid(spectrum, rows, cols, Wf):

@@ -127,7 +127,7 @@ def convolve(image, kernel, *, mode="reflect", cval=0.0, method="auto", correlat
     if x.size == 0:
         return np.zeros(img.shape, np.float32)
     factors = low_rank_factors(k)
-    plan = plan_method(x.shape, k, method, factors)
+    plan = plan_method(x.shape, k, method, factors, record=True)
     if plan.method == "direct":
         out = correlate_direct(x, k, anchor, mode, cval, plan.compiled)
     elif plan.method == "separable":

@@ -71,10 +71,16 @@ class Plan:
         return f"{h}x{w} kernel, rank {self.rank}: {self.method} (estimates: {est}; {loops})"
 
 
-def plan_method(image_shape, kernel, method="auto", factors=None):
+#: estimated ms lost so far in this process by not loading the compiled loops
+_missed = [0.0]
+
+
+def plan_method(image_shape, kernel, method="auto", factors=None, record=False):
     """Estimate every method's cost for ``kernel`` on an image of ``image_shape`` and choose.
 
     ``method`` other than ``"auto"`` is honoured as given; the estimates are still reported.
+    ``record`` (set by :func:`imgconv.convolve`, not by ``explain``) counts the time lost
+    without the compiled loops, which decides when loading them pays.
     """
     from imgconv.engine.fft import tile_plan
     from imgconv.engine.separable import low_rank_factors
@@ -98,18 +104,24 @@ def plan_method(image_shape, kernel, method="auto", factors=None):
     }
     costs = dict(scipy)
     compiled = {"direct": False, "separable": False, "fft": False}
+    costs["fft"] = (C * work * COST_FFT_UNIT + px * COST_FFT_PX) * ms / threads
+    fast = {}
     if _compiled.AVAILABLE:
         k = COSTS_COMPILED
-        load = 0.0 if _compiled.loaded() else _compiled.LOAD_MS  # first use in this process
         fast = {
-            "direct": px * (k["direct_px"] + k["direct_tap"] * taps) * ms / threads + load,
-            "separable": px * (k["separable_px"] + k["separable_tap"] * rank * (h + w)) * ms / threads + load,
+            "direct": px * (k["direct_px"] + k["direct_tap"] * taps) * ms / threads,
+            "separable": px * (k["separable_px"] + k["separable_tap"] * rank * (h + w)) * ms / threads,
         }
+        # Loading the loops costs LOAD_MS once per process. Like renting skis until the rent
+        # paid would have bought them: pay the load when it wins outright, or once the time
+        # lost by not having the loops adds up to the load itself (within 2x of hindsight).
+        load = 0.0 if _compiled.loaded() or _missed[0] >= _compiled.LOAD_MS else _compiled.LOAD_MS
         for m, t in fast.items():
-            if t < costs[m]:
-                costs[m], compiled[m] = t, True
-    costs["fft"] = (C * work * COST_FFT_UNIT + px * COST_FFT_PX) * ms / threads
+            if t + load < costs[m]:
+                costs[m], compiled[m] = t + load, True
     chosen = min(costs, key=costs.get) if method == "auto" else method
     if method != "auto" and method != "fft" and _compiled.AVAILABLE:
         compiled[method] = True  # a forced method runs on the fastest code there is
+    if record and fast and not compiled[chosen] and not _compiled.loaded():
+        _missed[0] += max(0.0, costs[chosen] - min(min(fast.values()), costs["fft"]))
     return Plan(chosen, rank, (h, w), costs, compiled[chosen], (ty, tx, work))
