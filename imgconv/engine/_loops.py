@@ -41,6 +41,7 @@ def _pad_row(src, r, cols, left, width, C, cval, dst):
         for ch in range(C):
             dst[xp * C + ch] = cval if c < 0 else row[c * C + ch]
 
+
 @njit(cache=True, inline="always", fastmath={"contract"})
 def _accumulate(acc, n, lines, offs, weights, count):
     """acc[:n] += sum_j weights[j] * lines[j][offs[j]:offs[j] + n], four terms per pass.
@@ -64,6 +65,7 @@ def _accumulate(acc, n, lines, offs, weights, count):
             acc[x] += k0 * s0[x]
         j += 1
 
+
 @njit(cache=True, parallel=True, fastmath={"contract"})
 def correlate_direct(src, tap_rows, tap_cols, tap_weights, h, rows, cols, left, C, cval, nblocks, out):
     """out[i, x] = sum_t tap_weights[t] * padded[i + tap_rows[t], x + tap_cols[t]*C].
@@ -86,14 +88,16 @@ def correlate_direct(src, tap_rows, tap_cols, tap_weights, h, rows, cols, left, 
         for i in range(start, stop):
             p = i + h - 1
             _pad_row(src, rows[p], cols, left, W, C, cval, ring[p % h])
+            for t in range(ntaps):  # the ring rows each tap reads, once per output row
+                lines[t] = ring[(i + tap_rows[t]) % h]
             for x0 in range(0, WC, CHUNK):
                 n = min(CHUNK, WC - x0)
                 for t in range(ntaps):
-                    lines[t] = ring[(i + tap_rows[t]) % h]
                     offs[t] = x0 + tap_cols[t] * C
                 acc[:n] = 0.0
                 _accumulate(acc, n, lines, offs, tap_weights, ntaps)
                 out[i, x0:x0 + n] = acc[:n]
+
 
 @njit(cache=True, parallel=True, fastmath={"contract"})
 def correlate_lowrank(src, col_factors, row_factors, rows, cols, left, C, cval, nblocks, out):
