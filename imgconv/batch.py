@@ -68,13 +68,23 @@ def _image_extensions():
     return {e.lower() for e in supported_extensions()}
 
 
-def discover(inputs, *, recursive=False, glob=None):
+def discover(inputs, *, recursive=False, glob=None, skip_below=None, skip_suffix=None):
     """Expand inputs into ``(path, root)`` pairs: files as given, folders' image files sorted.
 
     ``root`` is the folder an input was found under (to mirror its tree), or None.
+    Inside folders, files below ``skip_below`` (the output folder) and files named
+    ``<stem>.<skip_suffix>.<ext>`` (earlier outputs written beside their inputs) are
+    left out, so running the same command again does not filter its own results.
     Returns ``(found, ignored)``; ``ignored`` lists non-image files inside folders.
     """
     exts = _image_extensions()
+    skip_below = Path(skip_below).resolve() if skip_below else None
+
+    def own_output(f, inside):
+        if inside is not None and f.resolve().is_relative_to(inside):
+            return True
+        return skip_suffix is not None and f.stem.endswith("." + skip_suffix)
+
     found, ignored = [], []
     for item in inputs:
         if item == STDIO:
@@ -82,10 +92,12 @@ def discover(inputs, *, recursive=False, glob=None):
             continue
         p = Path(item)
         if p.is_dir():
+            top = p.resolve()  # an output folder strictly inside this input folder is not input
+            inside = skip_below if skip_below not in (None, top) and skip_below.is_relative_to(top) else None
             pattern = glob or "*"
             walker = p.rglob(pattern) if recursive else p.glob(pattern)
             for f in sorted(walker):
-                if f.is_file() and not f.name.startswith("."):
+                if f.is_file() and not f.name.startswith(".") and not own_output(f, inside):
                     if f.suffix.lower() in exts:
                         found.append((f, p))
                     elif glob is None:
@@ -105,7 +117,7 @@ def output_path(src, root, *, output, suffix, fmt, many):
     if output == STDIO:
         return STDIO
     out = Path(output)
-    if many or root is not None or out.is_dir():
+    if many or root is not None or out.is_dir() or str(output).endswith(("/", os.sep)):
         rel = src.relative_to(root) if root is not None else Path(src.name)
         return (out / rel).with_suffix(ext)
     return out
@@ -119,12 +131,16 @@ def plan_jobs(inputs, *, suffix, output=None, fmt=None, recursive=False, glob=No
     output that is an input (without ``overwrite``), and existing outputs (unless
     ``overwrite`` or ``skip_existing``).
     """
-    found, ignored = discover(inputs, recursive=recursive, glob=glob)
+    out_dir = output if output not in (None, STDIO) and Path(output).is_dir() else None
+    found, ignored = discover(inputs, recursive=recursive, glob=glob, skip_below=out_dir,
+                              skip_suffix=suffix if output is None else None)
     if not found:
         raise ImgconvError("no image files found", path=", ".join(map(str, inputs)))
     many = len(found) > 1 or any(root is not None for _, root in found)
-    if many and output not in (None, STDIO) and Path(output).exists() and not Path(output).is_dir():
-        raise ImgconvError(f"{output}: several inputs need an output folder, not a file")
+    if many and output not in (None, STDIO) and (
+            (Path(output).exists() and not Path(output).is_dir())
+            or (not Path(output).exists() and Path(output).suffix.lower() in _image_extensions())):
+        raise ImgconvError("several inputs need an output folder, not a file", path=output)
     if many and output == STDIO:
         raise ImgconvError("several inputs cannot all be written to stdout")
     jobs, skipped, seen = [], [], {}

@@ -54,12 +54,18 @@ _SIGMA_FLOOR = 1e-3
 # The GCV search range relative to the noise level, and its number of (log-spaced) steps.
 _BALANCE_RANGE = (1.0, 10.0)
 _BALANCE_STEPS = 9
-_WORKERS = 2
 # Wiener passes that refill the margin with the blurred estimate (see _wiener).
 _BOUNDARY_PASSES = 5
 # Smallest value a Richardson-Lucy denominator may take (pixels are in [0, 1]).
 _RL_EPS = 1e-6
 
+
+
+def _workers():
+    """FFT threads: the engine's share of the cores (batch workers set it to theirs)."""
+    from imgconv.engine import get_threads
+
+    return get_threads()
 
 def deconvolve(image, psf, *, method="wiener", balance=None, iterations=30, progress=None):
     """Undo a blur by a known point-spread function.
@@ -266,7 +272,7 @@ class _Plan:
         embedded = np.zeros(self.padded, np.float32)
         embedded[:kh, :kw] = kernel
         embedded = np.roll(embedded, (-(kh // 2), -(kw // 2)), axis=(0, 1))
-        self.otf = sf.rfft2(embedded, workers=_WORKERS)
+        self.otf = sf.rfft2(embedded, workers=_workers())
         # A PSF symmetric under both mirrorings blurs a reflected margin exactly as scipy's
         # reflect mode does, so the reflected margin is consistent data; otherwise it is not.
         self.mirror_symmetric = bool(np.allclose(kernel, kernel[::-1, :], rtol=0, atol=1e-12)
@@ -341,7 +347,7 @@ def _wiener(plan, channel, balance):
     import scipy.fft as sf
 
     ext = plan.extend(channel)
-    spectrum = sf.rfft2(ext, workers=_WORKERS)
+    spectrum = sf.rfft2(ext, workers=_workers())
     otf = plan.otf
     otf_power = (otf.real**2 + otf.imag**2).astype(np.float32)
     prior = plan.gradient_energy()
@@ -357,10 +363,10 @@ def _wiener(plan, channel, balance):
     # e.g. a slanted motion line), and filter again. Each pass costs two FFTs.
     inside = plan.crop(ext).copy()
     for _ in range(0 if plan.mirror_symmetric else _BOUNDARY_PASSES):
-        ext = sf.irfft2(spectrum * (gain * otf), plan.padded, workers=_WORKERS, overwrite_x=True)
+        ext = sf.irfft2(spectrum * (gain * otf), plan.padded, workers=_workers(), overwrite_x=True)
         plan.crop(ext)[...] = inside
-        spectrum = sf.rfft2(ext, workers=_WORKERS, overwrite_x=True)
-    restored = sf.irfft2(spectrum * gain, plan.padded, workers=_WORKERS, overwrite_x=True)
+        spectrum = sf.rfft2(ext, workers=_workers(), overwrite_x=True)
+    restored = sf.irfft2(spectrum * gain, plan.padded, workers=_workers(), overwrite_x=True)
     return plan.crop(restored)
 
 
@@ -381,7 +387,7 @@ def _richardson_lucy(plan, channel, iterations, tv_weight, step):
         inside = np.zeros(shape, np.float32)
         plan.crop(inside)[...] = 1
         observed *= inside
-        reach = sf.irfft2(sf.rfft2(inside, workers=_WORKERS) * otf_flip, shape, workers=_WORKERS)
+        reach = sf.irfft2(sf.rfft2(inside, workers=_workers()) * otf_flip, shape, workers=_workers())
         np.maximum(reach, np.float32(0.05), out=reach)
         np.reciprocal(reach, out=reach)
     eps = np.float32(_RL_EPS)

@@ -898,6 +898,8 @@ def _motion(length=9.0, angle=0.0):
         x = xc[:, None] + offsets[None, :]
         inside = (np.abs(x * c - y * s) <= half_len) & (np.abs(x * s + y * c) <= 0.5)
         m[rows, cols] += inside.sum(axis=1)
+    if not m.any():  # a line far thinner than one sample covers nothing: no blur to describe
+        return (np.ones((1, 1)),), f"Motion blur of length {length:g}: shorter than a pixel, identity"
     nz_rows, nz_cols = np.nonzero(m)
     keep = int(max(np.abs(nz_rows - half).max(), np.abs(nz_cols - half).max()))
     m = m[half - keep : half + keep + 1, half - keep : half + keep + 1]
@@ -920,6 +922,8 @@ def _disc(radius=3.0):
         yk = centres + (k + 0.5) / 8 - 0.5
         w = np.sqrt(np.clip(radius * radius - yk * yk, 0.0, None))[:, None]
         m += np.clip(np.minimum(w, centres[None, :] + 0.5) - np.maximum(-w, centres[None, :] - 0.5), 0.0, 1.0)
+    if not m.any():  # a radius far below one sample: the disc is a point
+        return (np.ones((1, 1)),), f"Disc blur radius={radius:g}: smaller than a pixel, identity"
     m = (m + m.T) / m.sum() / 2.0  # the disc is symmetric under transposition; so is the estimate
     return (m,), f"Disc (lens/bokeh) blur radius={radius:g}, {size}x{size}, anti-aliased, sum 1, symmetric"
 

@@ -85,7 +85,7 @@ class Match:
         ZNCC score (Pearson r) of that window, in [-1, 1].
     cx, cy : float
         Sub-pixel centre of the match: ``x + dx + (w - 1) / 2`` with ``dx`` the
-        parabolic refinement in [-0.5, 0.5], likewise ``cy``.
+        sub-pixel refinement (a quintic spline through the 9x9 scores) in [-0.5, 0.5], likewise ``cy``.
     scale : float
         Size of the matched template relative to the given one (multi-scale search).
     width, height : int

@@ -30,7 +30,8 @@ class FilterTask:
         picture = read_image(job.src, **_limit(self.max_pixels))
         result = filter_image(picture, self.kernels, **self.options)
         _make_parent(job.dst)
-        write_image(job.dst, result, depth=self.depth, like=picture, quality=self.quality, format=self.fmt)
+        write_image(job.dst, result, depth=self.depth, like=picture, quality=self.quality,
+                    format=self.fmt if job.dst == "-" else None)  # a file's extension names its format
         return picture.notes
 
 

@@ -242,3 +242,36 @@ def test_help_is_light():
             "print(heavy)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.strip().endswith("[]"), r.stdout + r.stderr
+
+
+def test_tiny_motion_and_disc_are_identity_not_errors(cli, rgb8, tmp_path):
+    for spec in ("motion:length=0.05", "disc:radius=0.05"):
+        out = tmp_path / f"{spec.split(':')[0]}.png"
+        code, _, err = cli("filter", rgb8, "-k", spec, "-o", out)
+        assert code == 0 and err == "" and np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(rgb8)))
+
+
+def test_output_file_extension_wins_over_format(cli, rgb8, tmp_path):
+    out = tmp_path / "b.png"
+    assert cli("filter", rgb8, "-k", "blur", "-o", out, "--format", "jpg")[0] == 0
+    assert Image.open(out).format == "PNG"
+
+
+def test_rerun_does_not_filter_its_own_outputs(cli, tmp_path, photo_rgb):
+    src = tmp_path / "shots"
+    src.mkdir()
+    save(src / "a.png", np.rint(photo_rgb[:30, :40] * 255).astype(np.uint8))
+    assert cli("filter", src, "-k", "blur")[0] == 0  # beside the input: a.blur.png
+    code, _, err = cli("filter", src, "-k", "blur", "--skip-existing")
+    assert code == 0 and sorted(p.name for p in src.iterdir()) == ["a.blur.png", "a.png"]
+    assert cli("filter", src, "-r", "-k", "blur", "-o", src / "out")[0] == 0
+    code, _, err = cli("filter", src, "-r", "-k", "blur", "-o", src / "out", "--skip-existing")
+    assert code == 0 and not (src / "out" / "out").exists()
+
+
+def test_output_folder_forms(cli, rgb8, tmp_path, photo_rgb):
+    code, _, err = cli("filter", rgb8, "-k", "blur", "-o", str(tmp_path / "new") + "/")
+    assert code == 0 and (tmp_path / "new" / "photo.png").exists()
+    other = save(tmp_path / "other.png", np.rint(photo_rgb[:20, :20] * 255).astype(np.uint8))
+    code, _, err = cli("filter", rgb8, other, "-k", "blur", "-o", tmp_path / "both.png")
+    assert code == 2 and "output folder" in err and not (tmp_path / "both.png").exists()

@@ -2,6 +2,7 @@
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import click
 
@@ -33,19 +34,21 @@ def command(ctx, inputs, psf_spec, method, balance, iterations,
       imgconv deconvolve cells.tif --psf psf.npy --method richardson-lucy --iterations 50
       imgconv deconvolve scans/ -r --psf "1,2,1; 2,4,2; 1,2,1" -o sharp/
     """
-    psf = load_psf(psf_spec)  # a bad PSF fails here, once, before any file is read
+    # a bad PSF fails here, once, before any file is read
+    psf = load_psf(psf_spec, nonnegative=method == "richardson-lucy")
     task = DeconvolveTask(
         psf=psf, method=method, balance=balance, iterations=iterations,
         depth=None if depth is None else (depth if depth == "float" else int(depth)),
         quality=quality, fmt=fmt, max_pixels=max_pixels,
-        progress=not quiet and sys.stderr.isatty(),
+        # a bar per image only for one input: a batch has its own bar, workers must not draw
+        progress=not quiet and sys.stderr.isatty() and len(inputs) == 1 and not Path(inputs[0]).is_dir(),
     )
     run_batch(ctx, inputs, task, suffix="deconv", output=output, fmt=fmt, recursive=recursive,
               glob_pattern=glob_pattern, overwrite=overwrite, skip_existing=skip_existing, jobs=jobs,
               quiet=quiet, label="deconvolving")
 
 
-def load_psf(spec):
+def load_psf(spec, nonnegative=False):
     """Resolve a ``--psf`` spec to one validated 2-D matrix with sum 1 (KernelError otherwise)."""
     from imgconv.deconvolve import check_psf
     from imgconv.errors import KernelError
@@ -55,7 +58,7 @@ def load_psf(spec):
     if len(kernel.matrices) != 1:
         raise KernelError(f"--psf {spec}: a PSF must be one matrix, this kernel has {len(kernel.matrices)}")
     try:
-        return check_psf(kernel.matrices[0])
+        return check_psf(kernel.matrices[0], nonnegative=nonnegative)
     except KernelError as exc:
         raise KernelError(f"--psf {spec}: {exc.message}") from None
 
@@ -96,7 +99,8 @@ def _deconvolve_file(src, dst, task):
             bar.close()
     if dst != "-":
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
-    write_image(dst, result, depth=task.depth, like=picture, quality=task.quality, format=task.fmt)
+    write_image(dst, result, depth=task.depth, like=picture, quality=task.quality,
+                format=task.fmt if dst == "-" else None)  # a file's extension names its format
     return picture.notes
 
 

@@ -62,9 +62,13 @@ def _explain(inputs, chain, method, correlate, channels):
     shape = (1080, 1920, 3)
     first = next((i for i in inputs if i != "-" and Path(i).is_file()), None)
     if first is not None:
+        from imgconv.errors import ImageReadError
         from imgconv.imageio import probe_shape
 
-        shape = probe_shape(first)
+        try:
+            shape = probe_shape(first)
+        except ImageReadError:  # the run itself reports an unreadable file
+            first = None
     h, w = shape[:2]
     click.echo(f"plan for {w}x{h}" + (f" ({first})" if first else " (no file: assumed)") + ":", err=True)
     for line in explain_filter(shape, chain, method=method, correlate=correlate, channels=channels):

@@ -13,7 +13,7 @@ import os
 
 AVAILABLE = importlib.util.find_spec("numba") is not None and os.environ.get("IMGCONV_NO_NUMBA", "") == ""
 #: measured cost of the first use in a process: importing numba (~0.3 s) and loading the cached
-#: machine code of both loops (ms; the very first run on a machine compiles for ~10 s)
+#: machine code of both loops (ms; the very first run on a machine compiles for ~20 s)
 LOAD_MS = 800.0
 
 _loaded = []

@@ -2,7 +2,7 @@
 
 Each method's time is modelled as ``fixed + per_pixel * pixels + per_tap * taps``
 (nanoseconds, pixels counted per channel). The constants were fitted by
-``benchmarks/calibrate.py`` on this project's reference machine (2-core AMD EPYC,
+``benchmarks/bench_engine.py --calibrate`` on this project's reference machine (2-core AMD EPYC,
 3840x2160x3 float32 images, kernels 3..63, median of 3 runs); re-run it to refit
 for another machine. The model only has to rank the methods, not predict time
 exactly: the crossovers it implies are listed in the README.
