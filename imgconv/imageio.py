@@ -62,6 +62,7 @@ import stat
 import struct
 import sys
 import tempfile
+import threading
 import tokenize
 import warnings
 import zlib
@@ -355,15 +356,28 @@ def _pillow_pixel_limit(max_pixels):
     """Raise Pillow's global bomb limit to ``max_pixels`` while reading, if it is lower.
 
     Pillow's check (in ``Image.open`` and when seeking frames) would otherwise refuse
-    pictures the caller allowed.  The previous value is restored afterwards.
+    pictures the caller allowed. Concurrent reads (threads of a Dask worker) share
+    one raised limit, the largest asked for; each read still enforces its own
+    ``max_pixels`` (``_check_size``). The last read to finish restores Pillow's value.
     """
-    previous = Image.MAX_IMAGE_PIXELS
-    if previous is not None and max_pixels > previous:
-        Image.MAX_IMAGE_PIXELS = max_pixels
+    with _LIMIT_LOCK:
+        if _LIMIT_STATE["readers"] == 0:
+            _LIMIT_STATE["saved"] = Image.MAX_IMAGE_PIXELS
+        _LIMIT_STATE["readers"] += 1
+        current = Image.MAX_IMAGE_PIXELS
+        if current is not None and max_pixels > current:
+            Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         yield
     finally:
-        Image.MAX_IMAGE_PIXELS = previous
+        with _LIMIT_LOCK:
+            _LIMIT_STATE["readers"] -= 1
+            if _LIMIT_STATE["readers"] == 0:
+                Image.MAX_IMAGE_PIXELS = _LIMIT_STATE["saved"]
+
+
+_LIMIT_LOCK = threading.Lock()
+_LIMIT_STATE = {"readers": 0, "saved": None}
 
 
 _PILLOW_BOMB_SIZE = re.compile(r"Image size \((\d+) pixels\)")
@@ -839,10 +853,17 @@ def _guard(encode, fp, label):
 
 
 @functools.cache
-def _umask():
+def _read_umask():
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()  # read once: os.umask can only be read by setting it, a race in threads
+
+
+def _umask():
+    return _UMASK
 
 
 def _write_atomic(path, encode):
