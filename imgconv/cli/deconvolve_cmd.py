@@ -1,7 +1,5 @@
 """``imgconv deconvolve``: undo a known blur (defocus, camera shake, a measured PSF)."""
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -36,6 +34,8 @@ def command(ctx, inputs, psf_spec, method, balance, iterations,
     """
     # a bad PSF fails here, once, before any file is read
     psf = load_psf(psf_spec, nonnegative=method == "richardson-lucy")
+    from imgconv.tasks import DeconvolveTask
+
     task = DeconvolveTask(
         psf=psf, method=method, balance=balance, iterations=iterations,
         depth=None if depth is None else (depth if depth == "float" else int(depth)),
@@ -61,69 +61,3 @@ def load_psf(spec, nonnegative=False):
         return check_psf(kernel.matrices[0], nonnegative=nonnegative)
     except KernelError as exc:
         raise KernelError(f"--psf {spec}: {exc.message}") from None
-
-
-@dataclass
-class DeconvolveTask:
-    """``imgconv deconvolve`` for one file (picklable, for batch workers)."""
-
-    psf: object
-    method: str = "wiener"
-    balance: float = None
-    iterations: int = 30
-    depth: object = None
-    quality: int = None
-    fmt: str = None
-    max_pixels: int = None
-    progress: bool = False
-
-    def __call__(self, job):
-        return _deconvolve_file(job.src, job.dst, self)
-
-
-def _deconvolve_file(src, dst, task):
-    """Read ``src``, deconvolve its colour channels (alpha kept), write ``dst`` atomically."""
-    from pathlib import Path
-
-    from imgconv.deconvolve import deconvolve_picture
-    from imgconv.imageio import read_image, write_image
-
-    picture = read_image(src, **({} if task.max_pixels is None else {"max_pixels": task.max_pixels}))
-    bar = _LazyBar(f"deconvolving {Path(str(src)).name}") if task.progress else None
-    try:
-        result = deconvolve_picture(picture.pixels, task.psf, has_alpha=picture.has_alpha,
-                                    method=task.method, balance=task.balance, iterations=task.iterations,
-                                    progress=bar)
-    finally:
-        if bar is not None:
-            bar.close()
-    if dst != "-":
-        Path(dst).parent.mkdir(parents=True, exist_ok=True)
-    write_image(dst, result, depth=task.depth, like=picture, quality=task.quality,
-                format=task.fmt if dst == "-" else None)  # a file's extension names its format
-    return picture.notes
-
-
-class _LazyBar:
-    """A progress callback that shows a click progress bar on stderr once work has taken over 1 s."""
-
-    def __init__(self, label, delay=1.0):
-        self.label = label
-        self.delay = delay
-        self.start = time.perf_counter()
-        self.bar = None
-        self.shown = 0
-
-    def __call__(self, done, total):
-        if self.bar is None:
-            if time.perf_counter() - self.start < self.delay or done >= total:
-                return
-            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr, show_eta=True)
-            self.bar.__enter__()
-        self.bar.update(done - self.shown)
-        self.shown = done
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
