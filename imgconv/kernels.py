@@ -75,6 +75,7 @@ from pathlib import Path
 import numpy as np
 
 from imgconv.catalog import PARAMETRIC_SUMMARIES
+from imgconv.engine.separable import low_rank_factors
 from imgconv.errors import KernelError
 
 __all__ = [
@@ -1162,7 +1163,7 @@ def describe_kernel(kernel: Kernel) -> str:
     >>> print(describe_kernel(load_kernel("laplacian")))  # doctest: +ELLIPSIS
     laplacian: ...
     <BLANKLINE>
-    3x3 (W x H), sum 0, separable: no
+    3x3 (W x H), sum 0, separable: no (rank 2: 2 separable pairs)
          0  1  0
          1 -4  1
          0  1  0
@@ -1177,7 +1178,8 @@ def describe_kernel(kernel: Kernel) -> str:
         if abs(total) <= 1e-12 * float(np.abs(m).sum()):
             total = 0.0
         head = f"matrix {i} of {n}: " if n > 1 else ""
-        sep = "yes" if is_separable(m) else "no"
+        rank = low_rank_factors(m)[0].shape[0]  # the engine's own rule, so this says what runs
+        sep = "yes" if rank == 1 else (f"no (rank {rank}: {rank} separable pairs)" if rank < min(m.shape) else "no")
         lines.append("")
         lines.append(f"{head}{m.shape[1]}x{m.shape[0]} (W x H), sum {_format_value(total)}, separable: {sep}")
         lines.extend("  " + line for line in _format_matrix(m))
