@@ -22,12 +22,24 @@ CHANNELS = ("all", "gray", "luma")
 
 
 def to_gray(pixels):
-    """Grey from RGB (``... x 3``) with ITU-R 601-2 luma; grey input is returned as is."""
+    """Grey from colour pixels with ITU-R 601-2 luma (Pillow's ``convert("L")``).
+
+    H x W is returned as float32; H x W x 1 or 2 gives the first channel; with C >= 3,
+    ``0.299 R + 0.587 G + 0.114 B`` (further channels, such as alpha, are ignored).
+
+    Examples
+    --------
+    >>> to_gray(np.array([[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]]))
+    array([[0.299, 0.114]], dtype=float32)
+    """
+    pixels = np.asarray(pixels)
     if pixels.ndim == 2:
-        return pixels
-    if pixels.shape[-1] == 1:
-        return pixels[..., 0]
-    return (pixels[..., :3] @ LUMA).astype(np.float32)
+        return pixels.astype(np.float32, copy=False)
+    if pixels.ndim != 3:
+        raise ImgconvError(f"pixels of shape {pixels.shape} are not an image")
+    if pixels.shape[2] < 3:
+        return pixels[:, :, 0].astype(np.float32)
+    return (pixels[:, :, :3].astype(np.float32, copy=False) @ LUMA).astype(np.float32, copy=False)
 
 
 def _rgb_to_ycbcr(rgb):

@@ -65,12 +65,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from imgconv.errors import MatchError
+from imgconv.filtering import to_gray  # noqa: F401  (part of this module's API: --gray)
 
 #: A window is flat (score 0) when sum_c n*var_c <= FLAT_TOLERANCE * image mean square.
 FLAT_TOLERANCE = 1e-5
 
-#: ITU-R 601-2 luma weights, as Pillow's ``convert("L")``.
-LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 @dataclass(frozen=True)
@@ -122,37 +121,6 @@ class Match:
         if with_scale or (with_scale is None and self.scale != 1.0):
             out["scale"] = round(float(self.scale), 6)
         return out
-
-
-def to_gray(pixels):
-    """Grey version of H x W x C pixels with ITU-R 601-2 luma (Pillow's ``convert("L")``).
-
-    Parameters
-    ----------
-    pixels : array_like
-        H x W (returned as float32), H x W x 1 or 2 (the first channel), or H x W x C
-        with C >= 3 (``0.299 R + 0.587 G + 0.114 B``; further channels, such as
-        alpha, are ignored).
-
-    Returns
-    -------
-    numpy.ndarray
-        float32, H x W.
-
-    Examples
-    --------
-    >>> to_gray(np.array([[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]]))
-    array([[0.299, 0.114]], dtype=float32)
-    """
-    pixels = np.asarray(pixels)
-    if pixels.ndim == 2:
-        return pixels.astype(np.float32, copy=False)
-    if pixels.ndim != 3:
-        raise MatchError(f"pixels of shape {pixels.shape} are not an image")
-    if pixels.shape[2] < 3:
-        return pixels[:, :, 0].astype(np.float32)
-    r, g, b = (pixels[:, :, i].astype(np.float32) for i in range(3))
-    return LUMA_WEIGHTS[0] * r + LUMA_WEIGHTS[1] * g + LUMA_WEIGHTS[2] * b
 
 
 # --------------------------------------------------------------------------- scores
