@@ -71,7 +71,6 @@ from imgconv.filtering import to_gray  # noqa: F401  (part of this module's API:
 FLAT_TOLERANCE = 1e-5
 
 
-
 @dataclass(frozen=True)
 class Match:
     """One match of the template in the image.
