@@ -275,3 +275,16 @@ def test_output_folder_forms(cli, rgb8, tmp_path, photo_rgb):
     other = save(tmp_path / "other.png", np.rint(photo_rgb[:20, :20] * 255).astype(np.uint8))
     code, _, err = cli("filter", rgb8, other, "-k", "blur", "-o", tmp_path / "both.png")
     assert code == 2 and "output folder" in err and not (tmp_path / "both.png").exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["filter", "{img}", "-k", "sobel", "--cval", "nan"],
+    ["filter", "{img}", "-k", "sobel", "--scale", "inf"],
+    ["filter", "{img}", "-k", "sobel", "--mode", "nope"],
+    ["match", "{img}", "{img}", "--threshold", "nan"],
+    ["deconvolve", "{img}", "--psf", "blur", "--balance", "-1"],
+    ["bogus"],
+])
+def test_usage_errors_are_one_line(cli, rgb8, args):
+    code, _, err = cli(*[a.format(img=rgb8) for a in args])
+    assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("imgconv: error: ")

@@ -75,9 +75,11 @@ def run(argv=None):
     except click.exceptions.Abort:
         click.echo("imgconv: interrupted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:  # one line, as for every other user error
+        command = exc.ctx.command_path if exc.ctx is not None else "imgconv"
+        fail(f"{exc.format_message()} (see '{command} --help')", 2)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(2 if exc.exit_code == 1 else exc.exit_code)
+        fail(exc.format_message(), 2 if exc.exit_code == 1 else exc.exit_code)
     except KeyboardInterrupt:
         click.echo("imgconv: interrupted", err=True)
         sys.exit(130)

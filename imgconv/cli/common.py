@@ -2,6 +2,31 @@
 import click
 
 MODES = ("reflect", "mirror", "nearest", "wrap", "constant")
+
+
+class FiniteFloat(click.ParamType):
+    """A float option that refuses NaN and infinity (and, with ``min``, smaller values)."""
+
+    name = "float"
+
+    def __init__(self, min=None):
+        self.min = min
+
+    def convert(self, value, param, ctx):
+        import math
+
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        if self.min is not None and number < self.min:
+            self.fail(f"{value!r} is below {self.min}", param, ctx)
+        return number
+
+
+FINITE = FiniteFloat()
 SCHEDULER = "imgconv.scheduler"  # ctx.meta key: --scheduler reaches run_batch without a parameter
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from imgconv.cli.common import output_options, run_batch
+from imgconv.cli.common import FiniteFloat, output_options, run_batch
 
 
 @click.command("deconvolve")
@@ -14,7 +14,7 @@ from imgconv.cli.common import output_options, run_batch
                    "a kernel file, an inline matrix); normalised to sum 1.")
 @click.option("--method", type=click.Choice(["wiener", "richardson-lucy"]), default="wiener", show_default=True,
               help="wiener: regularised inverse filter, one pass; richardson-lucy: iterative, non-negative.")
-@click.option("--balance", type=click.FloatRange(min=0), metavar="λ",
+@click.option("--balance", type=FiniteFloat(min=0), metavar="λ",
               help="Regularisation weight. wiener: larger = smoother, less noise (default: estimated from "
                    "the image's noise); richardson-lucy: total-variation damping (default 0 = none).")
 @click.option("--iterations", type=click.IntRange(1, 10000), default=30, show_default=True,

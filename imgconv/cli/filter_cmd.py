@@ -1,7 +1,7 @@
 """``imgconv filter``: apply kernels to images, files or whole folders."""
 import click
 
-from imgconv.cli.common import MODES, output_options, run_batch
+from imgconv.cli.common import FINITE, MODES, output_options, run_batch
 
 
 @click.command("filter")
@@ -11,13 +11,13 @@ from imgconv.cli.common import MODES, output_options, run_batch
                    "'0,-1,0; -1,5,-1; 0,-1,0'. Repeat to chain.")
 @click.option("--mode", type=click.Choice(MODES), default="reflect", show_default=True,
               help="How the image is extended past its border (scipy.ndimage's meanings).")
-@click.option("--cval", type=float, default=0.0, show_default=True, help="Value outside the image for --mode constant (0..1).")
+@click.option("--cval", type=FINITE, default=0.0, show_default=True, help="Value outside the image for --mode constant (0..1).")
 @click.option("--correlate", is_flag=True, help="Apply the kernel as written (correlation), not flipped.")
 @click.option("--method", type=click.Choice(["auto", "direct", "separable", "fft"]), default="auto", show_default=True,
               help="Convolution method; auto picks the fastest by a cost model.")
 @click.option("--normalize", is_flag=True, help="Divide each kernel by its sum (when the sum is not ~0).")
-@click.option("--scale", type=float, default=1.0, show_default=True, help="Multiply the filtered result.")
-@click.option("--offset", type=float, default=0.0, show_default=True, help="Then add this (fraction of full scale: 0.5 = mid grey).")
+@click.option("--scale", type=FINITE, default=1.0, show_default=True, help="Multiply the filtered result.")
+@click.option("--offset", type=FINITE, default=0.0, show_default=True, help="Then add this (fraction of full scale: 0.5 = mid grey).")
 @click.option("--channels", type=click.Choice(["all", "gray", "luma"]), default="all", show_default=True,
               help="all: each colour channel; gray: convert to grey first; luma: filter Y of YCbCr only.")
 @click.option("--explain", is_flag=True, help="Print the method chosen for each kernel (to stderr).")

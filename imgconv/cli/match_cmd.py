@@ -11,6 +11,8 @@ threshold (the other outputs are still written), 2 for bad input.
 """
 import click
 
+from imgconv.cli.common import FINITE, FiniteFloat
+
 
 def _scales_option(ctx, param, value):
     if value is None:
@@ -36,9 +38,9 @@ def _scales_option(ctx, param, value):
 @click.argument("template", metavar="TEMPLATE")
 @click.option("-n", "--max-matches", type=click.IntRange(min=1), default=1, show_default=True,
               help="Report at most N matches.")
-@click.option("-t", "--threshold", type=float, default=0.5, show_default=True,
+@click.option("-t", "--threshold", type=FINITE, default=0.5, show_default=True,
               help="Lowest score (Pearson r, -1..1) reported as a match.")
-@click.option("--min-distance", type=click.FloatRange(min=0), default=None, metavar="D",
+@click.option("--min-distance", type=FiniteFloat(min=0), default=None, metavar="D",
               help="Suppress peaks closer than D px (in x and y) to a better one "
                    "[default: half the template's smaller side].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
