@@ -68,15 +68,31 @@ def pad(planes, before, after, mode, cval=0.0, dtype=None):
     array([[2, 1, 1, 2, 3, 3, 2]])
     """
     h, w = planes.shape[-2:]
+    out = np.empty(planes.shape[:-2] + (h + before[0] + after[0], w + before[1] + after[1]),
+                   dtype or planes.dtype)
+    _fill_padded(out, planes, before, after, mode, cval)
+    return out
+
+
+def pad_interleaved(image, before, after, mode, cval=0.0, dtype=None):
+    """:func:`pad` for an H x W x C image, keeping the channels interleaved (no transposed copy)."""
+    H, W, C = image.shape
+    out = np.empty((H + before[0] + after[0], W + before[1] + after[1], C), dtype or image.dtype)
+    _fill_padded(np.moveaxis(out, -1, 0), np.moveaxis(image, -1, 0), before, after, mode, cval)
+    return out
+
+
+def _fill_padded(out, planes, before, after, mode, cval):
+    """Write ``planes`` into the middle of ``out`` (last two axes) and extend it by ``mode``."""
+    h, w = planes.shape[-2:]
     (top, left), (bottom, right) = before, after
-    out = np.empty(planes.shape[:-2] + (h + top + bottom, w + left + right), dtype or planes.dtype)
     out[..., top:top + h, left:left + w] = planes
     if mode == "constant":
         out[..., top:top + h, :left] = cval
         out[..., top:top + h, left + w:] = cval
         out[..., :top, :] = cval
         out[..., top + h:, :] = cval
-        return out
+        return
     cols = source_index(w, left, right, mode)
     rows = source_index(h, top, bottom, mode)
     if left:
@@ -87,4 +103,3 @@ def pad(planes, before, after, mode, cval=0.0, dtype=None):
         out[..., :top, :] = out[..., rows[:top] + top, :]
     if bottom:
         out[..., top + h:, :] = out[..., rows[top + h:] + top, :]
-    return out

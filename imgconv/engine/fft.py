@@ -10,7 +10,7 @@ under 1e-5 on [0, 1] data), otherwise in float64.
 import numpy as np
 
 from imgconv.engine._threads import get_threads
-from imgconv.engine.boundary import pad
+from imgconv.engine.boundary import pad_interleaved
 
 #: candidate tile sides (output pixels); the planner picks the cheapest. Measured
 #: (benchmarks/bench_engine.py --calibrate): tiles of 256-768 run at 0.55-0.9 ns per
@@ -73,19 +73,18 @@ def correlate_fft(image, kernel, anchor, mode, cval, tile=None):
     ty, tx, _ = tile if tile is not None else tile_plan((H, W), (h, w))
     ny, nx = fft_shape(ty, h), fft_shape(tx, w)
     ctype = np.float32 if np.abs(kernel).sum() <= 64 else np.float64
-    planes = np.moveaxis(image, -1, 0)  # (C, H, W) view
-    padded = pad(planes, anchor, (h - 1 - anchor[0], w - 1 - anchor[1]), mode, cval, dtype=ctype)
-    spectrum = sfft.rfft2(kernel[::-1, ::-1].astype(ctype), s=(ny, nx))
+    padded = pad_interleaved(image, anchor, (h - 1 - anchor[0], w - 1 - anchor[1]), mode, cval, dtype=ctype)
+    spectrum = sfft.rfft2(kernel[::-1, ::-1].astype(ctype), s=(ny, nx))[:, :, None]
     out = np.empty((H, W, C), np.float32)
 
     def one_tile(origin):
         y0, x0 = origin
         oy, ox = min(ty, H - y0), min(tx, W - x0)
-        block = padded[:, y0:y0 + oy + h - 1, x0:x0 + ox + w - 1]
-        prod = sfft.rfft2(block, s=(ny, nx))
+        block = padded[y0:y0 + oy + h - 1, x0:x0 + ox + w - 1]  # channels stay interleaved:
+        prod = sfft.rfft2(block, s=(ny, nx), axes=(0, 1))        # no transposed copies
         prod *= spectrum
-        res = sfft.irfft2(prod, s=(ny, nx), overwrite_x=True)
-        out[y0:y0 + oy, x0:x0 + ox] = np.moveaxis(res[:, h - 1:h - 1 + oy, w - 1:w - 1 + ox], 0, -1)
+        res = sfft.irfft2(prod, s=(ny, nx), axes=(0, 1), overwrite_x=True)
+        out[y0:y0 + oy, x0:x0 + ox] = res[h - 1:h - 1 + oy, w - 1:w - 1 + ox]
 
     origins = [(y0, x0) for y0 in range(0, H, ty) for x0 in range(0, W, tx)]
     threads = min(get_threads(), len(origins))
