@@ -66,8 +66,10 @@ def fail(message, code=2):
 
 def run(argv=None):
     """Console-script entry: run ``main`` and turn library errors into one line + exit 2."""
+    from imgconv._mode import ONE_SHOT
     from imgconv.errors import ImgconvError
 
+    ONE_SHOT[0] = True  # the planner counts the compiled loops' load time (see imgconv._mode)
     try:
         rv = main.main(args=argv, prog_name="imgconv", standalone_mode=False)
     except ImgconvError as exc:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from imgconv._mode import ONE_SHOT
 from imgconv.engine import _compiled
 from imgconv.engine._threads import get_threads
 from imgconv.errors import EngineError
@@ -112,16 +113,18 @@ def plan_method(image_shape, kernel, method="auto", factors=None, record=False):
             "direct": px * (k["direct_px"] + k["direct_tap"] * taps) * ms / threads,
             "separable": px * (k["separable_px"] + k["separable_tap"] * rank * (h + w)) * ms / threads,
         }
-        # Loading the loops costs LOAD_MS once per process. Like renting skis until the rent
-        # paid would have bought them: pay the load when it wins outright, or once the time
-        # lost by not having the loops adds up to the load itself (within 2x of hindsight).
-        load = 0.0 if _compiled.loaded() or _missed[0] >= _compiled.LOAD_MS else _compiled.LOAD_MS
+        # Loading the loops costs LOAD_MS once per process. A one-shot command (imgconv._mode)
+        # counts it, like renting skis until the rent paid would have bought them: pay the load
+        # when it wins outright, or once the time lost without the loops adds up to the load
+        # itself (within 2x of hindsight). A library process always uses them.
+        counted = ONE_SHOT[0] and not _compiled.loaded() and _missed[0] < _compiled.LOAD_MS
+        load = _compiled.LOAD_MS if counted else 0.0
         for m, t in fast.items():
             if t + load < costs[m]:
                 costs[m], compiled[m] = t + load, True
     chosen = min(costs, key=costs.get) if method == "auto" else method
     if method != "auto" and method != "fft" and _compiled.AVAILABLE:
         compiled[method] = True  # a forced method runs on the fastest code there is
-    if record and fast and not compiled[chosen] and not _compiled.loaded():
+    if record and fast and ONE_SHOT[0] and not compiled[chosen] and not _compiled.loaded():
         _missed[0] += max(0.0, costs[chosen] - min(min(fast.values()), costs["fft"]))
     return Plan(chosen, rank, (h, w), costs, compiled[chosen], (ty, tx, work))
