@@ -89,10 +89,10 @@ def calibrate(img, runs):
     direct:    t = px * (a + b * taps)          separable: t = px * (a + b * rank * (h + w))
     fft:       t = C * work * unit + px * c     (work = tiles * n log2 n, from fft.tile_plan)
     """
-    from imgconv.engine import set_threads
     from imgconv.engine.fft import tile_plan
+    from imgconv.settings import enter
 
-    set_threads(1)
+    enter(threads=1)
     H, W, C = img.shape
     px = H * W * C
     rng = np.random.default_rng(5)
@@ -149,9 +149,10 @@ def main():
     h, w = (540, 960) if a.quick else (2160, 3840)
     img = np.random.default_rng(0).random((h, w, 3), dtype=np.float32)
     ks = kernels([int(s) for s in a.sizes.split(",")])
-    from imgconv.engine import _compiled, warm_up
+    from imgconv.engine import warm_up
+    from imgconv.settings import current
     warm_up()  # a long-running process pays the compiled loops' load once; time the steady state
-    print("compiled loops (numba):", "yes" if _compiled.AVAILABLE else "no", "| threads:", imgconv.engine.get_threads())
+    print("compiled loops (numba):", "yes" if current().compiled else "no", "| threads:", current().threads)
     if a.calibrate:
         calibrate(img, a.runs)
     elif a.memory:

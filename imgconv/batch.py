@@ -291,10 +291,11 @@ def _init_worker(threads):
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _interrupt_job)
-    from imgconv.engine import set_threads, warm_up
+    from imgconv.engine import warm_up
+    from imgconv.settings import enter
 
-    set_threads(threads)
-    warm_up()  # load the compiled loops once: every image of this worker then uses them
+    enter(threads=threads, load_ms=0.0)  # its share of the cores; the loops load once, below
+    warm_up()
 
 
 def _interrupt_job(signum, frame):
@@ -339,13 +340,13 @@ def _start_pool(workers):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    from imgconv.engine import get_threads
+    from imgconv.settings import current
 
     # forkserver/spawn, never fork: a forked child of a process that ran OpenMP threads
     # (numba's parallel loops) would abort inside its first parallel region
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                               initializer=_init_worker, initargs=(max(1, get_threads() // workers),))
+                               initializer=_init_worker, initargs=(max(1, current().threads // workers),))
 
 
 def _stop_pool(pool, pending, record):
@@ -434,11 +435,12 @@ def _call_on_worker(fn, job):
     """A Dask task: share the worker machine's cores among the worker's task threads."""
     from distributed import get_worker
 
-    from imgconv.engine import set_threads, warm_up
+    from imgconv.engine import warm_up
+    from imgconv.settings import use, usable_cores
 
-    set_threads(max(1, default_workers() // max(1, get_worker().state.nthreads)))
-    warm_up()
-    return _call(fn, job)
+    with use(threads=max(1, usable_cores() // max(1, get_worker().state.nthreads)), load_ms=0.0):
+        warm_up()
+        return _call(fn, job)
 
 
 def _dask_outcome(fut, job):

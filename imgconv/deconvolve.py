@@ -63,9 +63,9 @@ _RL_EPS = 1e-6
 
 def _workers():
     """FFT threads: the engine's share of the cores (batch workers set it to theirs)."""
-    from imgconv.engine import get_threads
+    from imgconv.settings import current
 
-    return get_threads()
+    return current().threads
 
 def deconvolve(image, psf, *, method="wiener", balance=None, iterations=30, progress=None):
     """Undo a blur by a known point-spread function.

@@ -59,7 +59,6 @@ Examples
 >>> m.x, m.y, round(m.score, 4), round(m.cx, 1), round(m.cy, 1)
 (40, 20, 1.0, 45.5, 24.5)
 """
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -277,9 +276,9 @@ def _as_mask(mask, template):
 
 
 def _workers():
-    from imgconv.engine import get_threads
+    from imgconv.settings import current
 
-    return get_threads()
+    return current().threads
 
 
 def _correlate(prepared, t0):
@@ -320,15 +319,14 @@ _FFT_NS_PER_PX = 17.0
 
 def _engine_plan(shape, t0):
     """``"direct"`` or ``"separable"`` when the engine's loops beat the FFT here, else None."""
-    from imgconv.engine import get_threads
     from imgconv.engine.planner import plan_method
 
     if t0.shape[1] * t0.shape[2] > 32 * 32:  # larger templates: the shared FFT always wins
         return None
     C, (H, W) = t0.shape[0], shape
-    plan = plan_method((H, W, C), t0[0].astype(np.float64), record=True)
+    plan = plan_method((H, W, C), t0[0].astype(np.float64))
     best = min(("direct", "separable"), key=plan.costs.get)
-    fft_ms = H * W * C * _FFT_NS_PER_PX * 1e-6 * 2 / get_threads()
+    fft_ms = H * W * C * _FFT_NS_PER_PX * 1e-6 * 2 / _workers()
     return best if plan.costs[best] < fft_ms else None
 
 
@@ -385,15 +383,13 @@ def _normalise(pixels, numerator, h, w, tnorm2, flat):
     ``pixels`` is the (C, H, W) mean-subtracted float32 image, ``numerator`` the
     (H - h + 1, W - w + 1) correlation (any layout); returns a new float32 array.
     """
+    from imgconv.engine import _compiled
+
     out = np.empty(numerator.shape, np.float32)
-    compiled = None
-    if out.size * pixels.shape[0] >= COMPILED_MIN_OUTPUTS:
-        compiled = _compiled_normaliser()
-    if compiled is not None:
-        normalise, threads = compiled
+    if _compiled.enabled() and out.size * pixels.shape[0] >= COMPILED_MIN_OUTPUTS:
         # one block of rows per thread: each block first sums h rows on its own
-        blocks = max(1, min(out.shape[0], threads()))
-        normalise(pixels, numerator, out, h, w, float(tnorm2), float(flat), blocks)
+        blocks = max(1, min(out.shape[0], _workers()))
+        _compiled.loops().normalise_zncc(pixels, numerator, out, h, w, float(tnorm2), float(flat), blocks)
         return out
     return _normalise_numpy(pixels, numerator, out, h, w, tnorm2, flat)
 
@@ -431,101 +427,9 @@ def _normalise_numpy(pixels, numerator, out, h, w, tnorm2, flat):
     return out
 
 
-_COMPILED = []
-
 #: Below this many scores x channels NumPy is used even when numba is installed:
-#: it takes ~10 ms there, less than importing numba (~0.5 s) in a fresh process.
+#: it takes ~10 ms there, less than importing numba in a fresh process.
 COMPILED_MIN_OUTPUTS = 1_000_000
-
-
-def _compiled_normaliser():
-    """(normalise, threads) compiled with numba, or None without the extra."""
-    if not _COMPILED:
-        _COMPILED.append(_build_compiled() if os.environ.get("IMGCONV_NO_NUMBA", "") == ""
-                         else None)
-    return _COMPILED[0]
-
-
-def _build_compiled():
-    """Compile the one-pass normaliser (numba); None when numba is not installed.
-
-    The kernel is a closure without free variables (``prange`` is made a module
-    global here), so numba's on-disk cache finds it again in the next process.
-    """
-    global prange
-    try:
-        import numba
-        from numba import njit, prange
-    except ImportError:
-        return None
-
-    # No "reassoc": the running sums keep their order; the rest may use fast sqrt/div.
-    @njit(cache=True, parallel=True, fastmath={"nnan", "ninf", "nsz", "arcp", "afn", "contract"})
-    def normalise(x, num, out, h, w, tnorm2, flat, nblocks):  # pragma: no cover - compiled
-        """Window variances by running float64 sums (down, then along), then the ratio."""
-        C, _, W = x.shape
-        Ho, Wo = out.shape
-        inv_n = 1.0 / (h * w)
-        for blk in prange(nblocks):
-            start = blk * Ho // nblocks
-            stop = (blk + 1) * Ho // nblocks
-            col1 = np.zeros((C, W))
-            col2 = np.zeros((C, W))
-            varsum = np.empty(Wo)
-            inv = np.empty(Wo, np.float32)
-            for c in range(C):
-                for r in range(start, start + h):
-                    row = x[c, r]
-                    c1 = col1[c]
-                    c2 = col2[c]
-                    for j in range(W):
-                        v = np.float64(row[j])
-                        c1[j] += v
-                        c2[j] += v * v
-            for i in range(start, stop):
-                if i > start:
-                    for c in range(C):
-                        add = x[c, i + h - 1]
-                        sub = x[c, i - 1]
-                        c1 = col1[c]
-                        c2 = col2[c]
-                        for j in range(W):
-                            a = np.float64(add[j])
-                            b = np.float64(sub[j])
-                            c1[j] += a - b
-                            c2[j] += a * a - b * b
-                varsum[:] = 0.0
-                for c in range(C):
-                    c1 = col1[c]
-                    c2 = col2[c]
-                    t1 = 0.0
-                    t2 = 0.0
-                    for j in range(w):
-                        t1 += c1[j]
-                        t2 += c2[j]
-                    varsum[0] += t2 - t1 * t1 * inv_n
-                    for j in range(1, Wo):
-                        t1 += c1[j + w - 1] - c1[j - 1]
-                        t2 += c2[j + w - 1] - c2[j - 1]
-                        varsum[j] += t2 - t1 * t1 * inv_n
-                for j in range(Wo):
-                    inv[j] = np.float32(1.0) / np.sqrt(np.float32(max(varsum[j], flat) * tnorm2))
-                for j in range(Wo):
-                    if varsum[j] <= flat:
-                        inv[j] = 0.0
-                src = num[i]
-                dst = out[i]
-                for j in range(Wo):
-                    dst[j] = min(np.float32(1.0), max(np.float32(-1.0), src[j] * inv[j]))
-
-    def threads():
-        from imgconv.engine import get_threads
-
-        count = max(1, min(get_threads(), numba.config.NUMBA_NUM_THREADS))
-        numba.set_num_threads(count)
-        return count
-
-    return normalise, threads
 
 
 # --------------------------------------------------------------------------- peaks

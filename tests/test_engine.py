@@ -6,7 +6,7 @@ from hypothesis.extra import numpy as hnp
 from scipy import ndimage
 
 import imgconv
-from imgconv.engine import _compiled
+from imgconv.settings import numba_installed, use
 from imgconv.errors import EngineError
 
 MODES = ["reflect", "mirror", "nearest", "wrap", "constant"]
@@ -193,12 +193,12 @@ def test_property_associativity_wrap(img, n, data):
     assert np.abs(lhs - rhs).max() < 4 * TOL
 
 
-@pytest.mark.skipif(not _compiled.AVAILABLE, reason="numba not installed")
-def test_scipy_fallback_equals_compiled(monkeypatch, photo_rgb):
+@pytest.mark.skipif(not numba_installed(), reason="numba not installed")
+def test_scipy_fallback_equals_compiled(photo_rgb):
     img = photo_rgb[:90, :120]
     k = kernels()["even4x6"]
     fast = {m: imgconv.convolve(img, k, mode="constant", cval=0.7, method=m) for m in ("direct", "separable")}
-    monkeypatch.setattr(_compiled, "AVAILABLE", False)
-    for m, out in fast.items():
-        slow = imgconv.convolve(img, k, mode="constant", cval=0.7, method=m)
-        assert np.abs(slow - out).max() < TOL
+    with use(compiled=False):
+        for m, out in fast.items():
+            slow = imgconv.convolve(img, k, mode="constant", cval=0.7, method=m)
+            assert np.abs(slow - out).max() < TOL

@@ -15,6 +15,7 @@ import imgconv
 from imgconv import match as M
 from imgconv import render
 from imgconv.errors import MatchError
+from imgconv.settings import numba_installed, use
 
 skdata = pytest.importorskip("skimage.data")
 
@@ -67,20 +68,16 @@ def window_std(image, h, w):
 
 def implementations():
     """The normaliser variants that can run here: numpy always, numba when installed."""
-    out = ["numpy"]
-    if M._build_compiled() is not None:
-        out.append("numba")
-    return out
+    return ["numpy", "numba"] if numba_installed() else ["numpy"]
 
 
 @pytest.fixture(params=implementations())
 def normaliser(request, monkeypatch):
-    if request.param == "numpy":
-        monkeypatch.setattr(M, "_COMPILED", [None])
-    else:
-        monkeypatch.setattr(M, "_COMPILED", [M._build_compiled()])
+    """Runs the test with the compiled loops switched off (numpy) or on for every size (numba)."""
+    if request.param == "numba":
         monkeypatch.setattr(M, "COMPILED_MIN_OUTPUTS", 0)
-    return request.param
+    with use(compiled=request.param == "numba"):
+        yield request.param
 
 
 # --------------------------------------------------------------------------- scores
@@ -115,16 +112,17 @@ def test_equals_float64_brute_force_everywhere(camera, astronaut, colour, normal
 
 
 def test_numpy_and_numba_normalisers_agree(astronaut):
-    if M._build_compiled() is None:
+    if not numba_installed():
         pytest.skip("numba not installed")
     prepared = M._prepare_image(astronaut)
     template = M._as_channels(astronaut[100:140, 200:230], "t")
     t0 = template - template.mean(axis=(1, 2), keepdims=True)
     numerator = M._correlate(prepared, t0)
     args = (40, 30, float((t0 ** 2).sum()), M.FLAT_TOLERANCE * prepared.mean_square)
-    normalise, threads = M._build_compiled()
+    from imgconv.engine import _compiled
+
     fast = np.empty(numerator.shape, np.float32)
-    normalise(prepared.pixels, numerator, fast, *args, threads())
+    _compiled.loops().normalise_zncc(prepared.pixels, numerator, fast, *args, 2)
     slow = M._normalise_numpy(prepared.pixels, numerator, np.empty_like(fast), *args)
     assert np.abs(fast - slow).max() < 1e-6
 

@@ -66,12 +66,12 @@ def fail(message, code=2):
 
 def run(argv=None):
     """Console-script entry: run ``main`` and turn library errors into one line + exit 2."""
-    from imgconv._mode import ONE_SHOT
     from imgconv.errors import ImgconvError
+    from imgconv.settings import LOAD_MS, use
 
-    ONE_SHOT[0] = True  # the planner counts the compiled loops' load time (see imgconv._mode)
     try:
-        rv = main.main(args=argv, prog_name="imgconv", standalone_mode=False)
+        with use(load_ms=LOAD_MS):  # a one-off command pays for loading the compiled loops
+            rv = main.main(args=argv, prog_name="imgconv", standalone_mode=False)
     except ImgconvError as exc:
         fail(exc, exc.exit_code)
     except click.exceptions.Abort:

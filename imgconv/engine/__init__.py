@@ -4,22 +4,21 @@ No I/O and no CLI here: arrays in, float32 arrays out. See :func:`convolve`.
 """
 import numpy as np
 
-from imgconv.engine._threads import get_threads, set_threads
 from imgconv.engine.boundary import MODES, check_mode
-from imgconv.engine.planner import METHODS, Plan, plan_method
+from imgconv.engine.planner import METHODS, MethodPlan, plan_method
 from imgconv.errors import EngineError
 
-__all__ = ["convolve", "explain", "Plan", "MODES", "METHODS", "get_threads", "set_threads", "warm_up"]
+__all__ = ["convolve", "explain", "MethodPlan", "MODES", "METHODS", "warm_up"]
 
 
 def warm_up():
-    """Load the compiled loops now (if numba is installed), so the planner counts them as free.
+    """Load the compiled loops now, when the current settings allow them.
 
-    Batch runs call this once per worker: the half-second load then serves every image.
+    Batch workers call this once, then run with ``load_ms=0``: the load serves every image.
     """
     from imgconv.engine import _compiled
 
-    if _compiled.AVAILABLE:
+    if _compiled.enabled():
         _compiled.loops()
 
 
@@ -63,7 +62,7 @@ def _oriented(kernel, correlate):
 
 
 def explain(image, kernel, *, method="auto", correlate=False):
-    """The :class:`Plan` :func:`convolve` would follow: chosen method, rank, estimated costs.
+    """The :class:`MethodPlan` :func:`convolve` would follow: chosen method, rank, estimated costs.
 
     ``image`` may be an array or just its shape.
 
@@ -127,7 +126,7 @@ def convolve(image, kernel, *, mode="reflect", cval=0.0, method="auto", correlat
     if x.size == 0:
         return np.zeros(img.shape, np.float32)
     factors = low_rank_factors(k)
-    plan = plan_method(x.shape, k, method, factors, record=True)
+    plan = plan_method(x.shape, k, method, factors)
     if plan.method == "direct":
         out = correlate_direct(x, k, anchor, mode, cval, plan.compiled)
     elif plan.method == "separable":

@@ -1,33 +1,29 @@
-"""Whether the compiled loops (the optional numba extra) can be used, and loading them.
+"""The one loader of the compiled loops (numba), kept out of import time.
 
-``AVAILABLE`` is known without importing numba; :func:`loops` imports the
-compiled module on first use. Set ``IMGCONV_NO_NUMBA=1`` to use SciPy only.
+Whether they may be used is :attr:`imgconv.settings.Settings.compiled` (False without
+numba or with ``IMGCONV_NO_NUMBA=1``); :func:`loops` imports them on first use, which
+costs about :data:`imgconv.settings.LOAD_MS`.
 
 Examples
 --------
->>> isinstance(AVAILABLE, bool)
-True
+>>> from imgconv.settings import use
+>>> with use(compiled=False):
+...     enabled()
+False
 """
-import importlib.util
-import os
+import importlib
 
-AVAILABLE = importlib.util.find_spec("numba") is not None and os.environ.get("IMGCONV_NO_NUMBA", "") == ""
-#: measured cost of the first use in a process: importing numba (~0.3 s) and loading the cached
-#: machine code of both loops (ms; the very first run on a machine compiles for ~20 s)
-LOAD_MS = 800.0
-
-_loaded = []
+from imgconv.settings import current
 
 
-def loaded():
-    """True once the compiled loops have been imported in this process."""
-    return bool(_loaded)
+def enabled():
+    """True when the current settings allow the compiled loops."""
+    return current().compiled
 
 
 def loops():
-    """The compiled-loop module (imports numba on first call)."""
-    if not _loaded:
-        from imgconv.engine import _loops
-
-        _loaded.append(_loops)
-    return _loaded[0]
+    """The compiled-loop module :mod:`imgconv.engine._loops` (imports numba on first call),
+    with its thread count set to the current settings' share."""
+    module = importlib.import_module("imgconv.engine._loops")
+    module.set_threads(current().threads)
+    return module

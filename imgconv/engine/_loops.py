@@ -1,4 +1,4 @@
-"""Compiled inner loops (numba): direct and low-rank separable correlation.
+"""Compiled inner loops (numba): direct and low-rank separable correlation, ZNCC normalisation.
 
 Imported only through :mod:`imgconv.engine._compiled`, on first use, because
 importing numba and loading these functions from its cache costs about half a
@@ -140,3 +140,63 @@ def correlate_lowrank(src, col_factors, row_factors, rows, cols, left, C, cval, 
                     _accumulate(tmp, m, vlines, voffs, col_factors[r], h)
                     _accumulate(acc, n, hlines, hoffs, row_factors[r], w)
                 out[i, x0:x0 + n] = acc[:n]
+
+
+# No "reassoc": the running sums keep their order; the rest may use fast sqrt/div.
+@njit(cache=True, parallel=True, fastmath={"nnan", "ninf", "nsz", "arcp", "afn", "contract"})
+def normalise_zncc(x, num, out, h, w, tnorm2, flat, nblocks):  # pragma: no cover - compiled
+    """Window variances by running float64 sums (down, then along), then the ratio."""
+    C, _, W = x.shape
+    Ho, Wo = out.shape
+    inv_n = 1.0 / (h * w)
+    for blk in prange(nblocks):
+        start = blk * Ho // nblocks
+        stop = (blk + 1) * Ho // nblocks
+        col1 = np.zeros((C, W))
+        col2 = np.zeros((C, W))
+        varsum = np.empty(Wo)
+        inv = np.empty(Wo, np.float32)
+        for c in range(C):
+            for r in range(start, start + h):
+                row = x[c, r]
+                c1 = col1[c]
+                c2 = col2[c]
+                for j in range(W):
+                    v = np.float64(row[j])
+                    c1[j] += v
+                    c2[j] += v * v
+        for i in range(start, stop):
+            if i > start:
+                for c in range(C):
+                    add = x[c, i + h - 1]
+                    sub = x[c, i - 1]
+                    c1 = col1[c]
+                    c2 = col2[c]
+                    for j in range(W):
+                        a = np.float64(add[j])
+                        b = np.float64(sub[j])
+                        c1[j] += a - b
+                        c2[j] += a * a - b * b
+            varsum[:] = 0.0
+            for c in range(C):
+                c1 = col1[c]
+                c2 = col2[c]
+                t1 = 0.0
+                t2 = 0.0
+                for j in range(w):
+                    t1 += c1[j]
+                    t2 += c2[j]
+                varsum[0] += t2 - t1 * t1 * inv_n
+                for j in range(1, Wo):
+                    t1 += c1[j + w - 1] - c1[j - 1]
+                    t2 += c2[j + w - 1] - c2[j - 1]
+                    varsum[j] += t2 - t1 * t1 * inv_n
+            for j in range(Wo):
+                inv[j] = np.float32(1.0) / np.sqrt(np.float32(max(varsum[j], flat) * tnorm2))
+            for j in range(Wo):
+                if varsum[j] <= flat:
+                    inv[j] = 0.0
+            src = num[i]
+            dst = out[i]
+            for j in range(Wo):
+                dst[j] = min(np.float32(1.0), max(np.float32(-1.0), src[j] * inv[j]))

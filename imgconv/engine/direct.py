@@ -7,7 +7,7 @@ does the same arithmetic in C, one channel at a time.
 import numpy as np
 
 from imgconv.engine import _compiled
-from imgconv.engine._threads import get_threads
+from imgconv.settings import current
 from imgconv.engine.boundary import source_index
 
 
@@ -25,7 +25,7 @@ def correlate_direct(image, kernel, anchor, mode, cval, compiled=None):
     H, W, C = image.shape
     h, w = kernel.shape
     if compiled is None:
-        compiled = _compiled.AVAILABLE
+        compiled = _compiled.enabled()
     if compiled:
         loops = _compiled.loops()
         src = np.ascontiguousarray(image, dtype=np.float32).reshape(H, W * C)
@@ -35,7 +35,6 @@ def correlate_direct(image, kernel, anchor, mode, cval, compiled=None):
         tap_rows, tap_cols = np.nonzero(kernel)
         if tap_rows.size == 0:  # an all-zero kernel: skip nothing, the result is zero
             tap_rows, tap_cols = np.zeros(1, np.intp), np.zeros(1, np.intp)
-        loops.set_threads(get_threads())
         loops.correlate_direct(src, tap_rows.astype(np.int64), tap_cols.astype(np.int64),
                                    kernel[tap_rows, tap_cols].astype(np.float32), h, rows, cols, anchor[1], C,
                                    np.float32(cval), _blocks(H), out)
@@ -51,4 +50,4 @@ def correlate_direct(image, kernel, anchor, mode, cval, compiled=None):
 
 def _blocks(H):
     """Row blocks for the compiled loops: enough to balance threads, each a few rows at least."""
-    return max(1, min(H, 8 * get_threads(), H // 4 or 1))
+    return max(1, min(H, 8 * current().threads, H // 4 or 1))

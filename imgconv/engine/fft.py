@@ -9,7 +9,7 @@ under 1e-5 on [0, 1] data), otherwise in float64.
 """
 import numpy as np
 
-from imgconv.engine._threads import get_threads
+from imgconv.settings import current
 from imgconv.engine.boundary import pad_interleaved
 
 #: candidate tile sides (output pixels); the planner picks the cheapest. Measured
@@ -87,7 +87,7 @@ def correlate_fft(image, kernel, anchor, mode, cval, tile=None):
         out[y0:y0 + oy, x0:x0 + ox] = res[h - 1:h - 1 + oy, w - 1:w - 1 + ox]
 
     origins = [(y0, x0) for y0 in range(0, H, ty) for x0 in range(0, W, tx)]
-    threads = min(get_threads(), len(origins))
+    threads = min(current().threads, len(origins))
     if threads == 1:
         for origin in origins:
             one_tile(origin)

@@ -19,10 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from imgconv._mode import ONE_SHOT
-from imgconv.engine import _compiled
-from imgconv.engine._threads import get_threads
 from imgconv.errors import EngineError
+from imgconv.settings import current
 
 METHODS = ("auto", "direct", "separable", "fft")
 
@@ -44,8 +42,8 @@ COST_FFT_UNIT = 0.75
 COST_FFT_PX = 2.0
 
 
-@dataclass
-class Plan:
+@dataclass(frozen=True)
+class MethodPlan:
     """The method chosen for one kernel on one image shape, and why.
 
     ``costs`` holds the estimated milliseconds of every applicable method.
@@ -57,6 +55,7 @@ class Plan:
     costs: dict = field(default_factory=dict)
     compiled: bool = False
     tile: tuple = None
+    loops_allowed: bool = False
 
     def __str__(self):
         est = ", ".join(f"{m} {t:.1f} ms" for m, t in sorted(self.costs.items(), key=lambda kv: kv[1]))
@@ -65,29 +64,27 @@ class Plan:
             loops = "scipy.fft"
         elif self.compiled:
             loops = "compiled loops"
-        elif _compiled.AVAILABLE:
+        elif self.loops_allowed:
             loops = "scipy.ndimage: cheaper here than loading the compiled loops"
         else:
-            loops = "scipy.ndimage; install imgconv[fast] for compiled loops"
+            loops = "scipy.ndimage (compiled loops off: numba missing or IMGCONV_NO_NUMBA set)"
         return f"{h}x{w} kernel, rank {self.rank}: {self.method} (estimates: {est}; {loops})"
 
 
-#: estimated ms lost so far in this process by not loading the compiled loops
-_missed = [0.0]
-
-
-def plan_method(image_shape, kernel, method="auto", factors=None, record=False):
+def plan_method(image_shape, kernel, method="auto", factors=None, settings=None):
     """Estimate every method's cost for ``kernel`` on an image of ``image_shape`` and choose.
 
     ``method`` other than ``"auto"`` is honoured as given; the estimates are still reported.
-    ``record`` (set by :func:`imgconv.convolve`, not by ``explain``) counts the time lost
-    without the compiled loops, which decides when loading them pays.
+    The result depends only on the arguments and ``settings`` (default: the current
+    :class:`imgconv.settings.Settings`): its threads, whether the compiled loops may be used,
+    and the one-off cost charged for loading them.
     """
     from imgconv.engine.fft import tile_plan
     from imgconv.engine.separable import low_rank_factors
 
     if method not in METHODS:
         raise EngineError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    settings = current() if settings is None else settings
     H, W = image_shape[:2]
     C = image_shape[2] if len(image_shape) > 2 else 1
     h, w = kernel.shape
@@ -97,34 +94,26 @@ def plan_method(image_shape, kernel, method="auto", factors=None, record=False):
         factors = low_rank_factors(kernel)
     rank = factors[0].shape[0]
     ty, tx, work = tile_plan((H, W), (h, w))
-    threads = get_threads()
+    threads = settings.threads
     ms = 1e-6
-    scipy = {
+    costs = {
         "direct": px * (COSTS_SCIPY["direct_px"] + COSTS_SCIPY["direct_tap"] * h * w) * ms,
         "separable": px * rank * (COSTS_SCIPY["separable_pass"] + COSTS_SCIPY["separable_tap"] * (h + w)) * ms,
+        "fft": (C * work * COST_FFT_UNIT + px * COST_FFT_PX) * ms / threads,
     }
-    costs = dict(scipy)
     compiled = {"direct": False, "separable": False, "fft": False}
-    costs["fft"] = (C * work * COST_FFT_UNIT + px * COST_FFT_PX) * ms / threads
-    fast = {}
-    if _compiled.AVAILABLE:
+    if settings.compiled:
         k = COSTS_COMPILED
         fast = {
             "direct": px * (k["direct_px"] + k["direct_tap"] * taps) * ms / threads,
             "separable": px * (k["separable_px"] + k["separable_tap"] * rank * (h + w)) * ms / threads,
         }
-        # Loading the loops costs LOAD_MS once per process. A one-shot command (imgconv._mode)
-        # counts it, like renting skis until the rent paid would have bought them: pay the load
-        # when it wins outright, or once the time lost without the loops adds up to the load
-        # itself (within 2x of hindsight). A library process always uses them.
-        counted = ONE_SHOT[0] and not _compiled.loaded() and _missed[0] < _compiled.LOAD_MS
-        load = _compiled.LOAD_MS if counted else 0.0
+        # A one-off command charges the loops' load (settings.load_ms); a library process has
+        # paid it once already (load_ms 0).
         for m, t in fast.items():
-            if t + load < costs[m]:
-                costs[m], compiled[m] = t + load, True
+            if t + settings.load_ms < costs[m]:
+                costs[m], compiled[m] = t + settings.load_ms, True
+        if method in fast:
+            compiled[method] = True  # a forced method runs on the fastest code there is
     chosen = min(costs, key=costs.get) if method == "auto" else method
-    if method != "auto" and method != "fft" and _compiled.AVAILABLE:
-        compiled[method] = True  # a forced method runs on the fastest code there is
-    if record and fast and ONE_SHOT[0] and not compiled[chosen] and not _compiled.loaded():
-        _missed[0] += max(0.0, costs[chosen] - min(min(fast.values()), costs["fft"]))
-    return Plan(chosen, rank, (h, w), costs, compiled[chosen], (ty, tx, work))
+    return MethodPlan(chosen, rank, (h, w), costs, compiled[chosen], (ty, tx, work), settings.compiled)

@@ -8,7 +8,7 @@ could cause stays below 1e-7 of the kernel's absolute sum.
 import numpy as np
 
 from imgconv.engine import _compiled
-from imgconv.engine._threads import get_threads
+from imgconv.settings import current
 from imgconv.engine.boundary import source_index
 
 
@@ -44,16 +44,15 @@ def correlate_separable(image, factors, anchor, mode, cval, compiled=None):
     H, W, C = image.shape
     h, w = cols_f.shape[1], rows_f.shape[1]
     if compiled is None:
-        compiled = _compiled.AVAILABLE
+        compiled = _compiled.enabled()
     if compiled:
         loops = _compiled.loops()
         src = np.ascontiguousarray(image, dtype=np.float32).reshape(H, W * C)
         rows = source_index(H, anchor[0], h - 1 - anchor[0], mode)
         cols = source_index(W, anchor[1], w - 1 - anchor[1], mode)
         out = np.empty((H, W * C), np.float32)
-        loops.set_threads(get_threads())
         loops.correlate_lowrank(src, cols_f.astype(np.float32), rows_f.astype(np.float32), rows, cols,
-                                    anchor[1], C, np.float32(cval), max(1, min(H, 8 * get_threads())), out)
+                                    anchor[1], C, np.float32(cval), max(1, min(H, 8 * current().threads)), out)
         return out.reshape(H, W, C)
     return _correlate_separable_scipy(image, cols_f, rows_f, anchor, mode, cval)
 
