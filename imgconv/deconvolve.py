@@ -45,9 +45,10 @@ worst 3.8 dB) below the best balance found by exhaustive search.
 """
 import numpy as np
 
+from imgconv.choices import DECONVOLUTION_METHODS
 from imgconv.errors import ImgconvError, KernelError
 
-METHODS = ("wiener", "richardson-lucy")
+METHODS = DECONVOLUTION_METHODS
 
 # Smallest noise level assumed by the automatic balance: the rounding noise of 8-bit pixels.
 _SIGMA_FLOOR = 1e-3
@@ -162,6 +163,27 @@ def deconvolve(image, psf, *, method="wiener", balance=None, iterations=30, prog
 
             out[..., c] = _richardson_lucy(plan, planes[..., c], iterations, balance or 0.0, step)
     return out.reshape(img.shape)
+
+
+def load_psf(spec, nonnegative=False):
+    """Resolve a PSF spec (anything ``load_kernel`` takes) to one validated matrix with sum 1.
+
+    Raises KernelError naming the spec for a multi-kernel preset or an invalid PSF.
+
+    Examples
+    --------
+    >>> load_psf("box:size=3").sum().round(6)
+    np.float64(1.0)
+    """
+    from imgconv.kernels import load_kernel
+
+    kernel = load_kernel(spec)
+    if len(kernel.matrices) != 1:
+        raise KernelError(f"--psf {spec}: a PSF must be one matrix, this kernel has {len(kernel.matrices)}")
+    try:
+        return check_psf(kernel.matrices[0], nonnegative=nonnegative)
+    except KernelError as exc:
+        raise KernelError(f"--psf {spec}: {exc.message}") from None
 
 
 def check_psf(psf, image_shape=None, *, nonnegative=False):

@@ -14,11 +14,11 @@ True
 """
 import numpy as np
 
+from imgconv.choices import CHANNELS
 from imgconv.errors import ImgconvError
 
 #: ITU-R 601-2 luma weights, as Pillow's ``convert("L")``
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-CHANNELS = ("all", "gray", "luma")
 
 
 def to_gray(pixels):

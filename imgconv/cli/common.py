@@ -1,7 +1,7 @@
 """Options and helpers shared by the commands that write images (filter, deconvolve)."""
 import click
 
-MODES = ("reflect", "mirror", "nearest", "wrap", "constant")
+from imgconv.choices import DEPTHS
 
 
 class FiniteFloat(click.ParamType):
@@ -27,28 +27,26 @@ class FiniteFloat(click.ParamType):
 
 
 FINITE = FiniteFloat()
-SCHEDULER = "imgconv.scheduler"  # ctx.meta key: --scheduler reaches run_batch without a parameter
 
 
 def output_options(fn):
     """``-o``, ``--overwrite``/``--skip-existing``, ``--depth``, ``--format``, ``--quality``,
     ``-r``, ``--glob``, ``-j``, ``--scheduler``, ``--max-pixels``, ``--quiet``: declared once for every
-    writing command. ``--scheduler`` is not passed to the command function: :func:`run_batch` reads it
-    from the context."""
+    writing command."""
     options = [
         click.option("-o", "--output", type=click.Path(dir_okay=True, allow_dash=True),
                      help="Output file (one input) or folder (several inputs or a folder). "
                           "Default: beside the input as <stem>.<kernel>.<ext>."),
         click.option("--overwrite", is_flag=True, help="Replace existing outputs (and allow writing over an input)."),
         click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists already (resume a run)."),
-        click.option("--depth", type=click.Choice(["8", "16", "float"]),
+        click.option("--depth", type=click.Choice(DEPTHS),
                      help="Output bit depth. Default: the input's (16-bit stays 16-bit in PNG/TIFF)."),
         click.option("--format", "fmt", metavar="EXT", help="Output extension for folder runs, e.g. png, tif, jpg."),
         click.option("--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality, 1-100."),
         click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders of folder inputs."),
         click.option("--glob", "glob_pattern", metavar="PATTERN", help="Only files matching PATTERN in folders, e.g. '*.png'."),
         click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Parallel worker processes (default: usable cores)."),
-        click.option("--scheduler", metavar="ADDRESS", expose_value=False, callback=_remember_scheduler,
+        click.option("--scheduler", metavar="ADDRESS",
                      help="Run on a Dask cluster (tcp://host:8786; needs imgconv[dask]); "
                           "paths must be valid on its workers."),
         click.option("--max-pixels", type=click.IntRange(1), help="Refuse images larger than this many pixels "
@@ -60,14 +58,16 @@ def output_options(fn):
     return fn
 
 
-def _remember_scheduler(ctx, param, value):
-    if value is not None:
-        ctx.meta[SCHEDULER] = value
-    return value
+def output_settings(depth, quality, fmt, max_pixels):
+    """The :class:`imgconv.tasks.OutputOptions` of the shared output options."""
+    from imgconv.choices import parse_depth
+    from imgconv.tasks import OutputOptions
+
+    return OutputOptions(depth=parse_depth(depth), quality=quality, format=fmt, max_pixels=max_pixels)
 
 
 def run_batch(ctx, inputs, task, *, suffix, output, fmt, recursive, glob_pattern, overwrite, skip_existing,
-              jobs, quiet, label):
+              jobs, scheduler, quiet, label):
     """Plan the jobs, run them, print notes and the summary, and exit with the contracted code.
 
     Runs locally in ``jobs`` processes, or on the Dask cluster named by ``--scheduler``.
@@ -76,17 +76,18 @@ def run_batch(ctx, inputs, task, *, suffix, output, fmt, recursive, glob_pattern
     """
     import sys
 
-    from imgconv.batch import default_workers, plan_jobs, run_jobs
+    from imgconv.batch import plan_jobs, run_jobs
+    from imgconv.cli.progress import batch_bar
+    from imgconv.settings import usable_cores
 
     plan = plan_jobs(inputs, suffix=suffix, output=output, fmt=fmt, recursive=recursive, glob=glob_pattern,
                      overwrite=overwrite, skip_existing=skip_existing)
     if not quiet:
         for path in plan.ignored:
             click.echo(f"imgconv: note: {path}: not an image file, skipped", err=True)
-    workers = jobs or (default_workers() if len(plan.jobs) > 1 else 1)
-    progress = plan.many and not quiet and sys.stderr.isatty()
-    summary = run_jobs(plan.jobs, task, workers=workers, progress=progress, label=label,
-                       scheduler=ctx.meta.get(SCHEDULER))
+    workers = jobs or (usable_cores() if len(plan.jobs) > 1 else 1)
+    with batch_bar(len(plan.jobs), label, show=plan.several and not quiet and sys.stderr.isatty()) as progress:
+        summary = run_jobs(plan.jobs, task, workers=workers, progress=progress, scheduler=scheduler)
     summary.skipped += len(plan.skipped)
     if not quiet:
         for src, note in summary.notes:
@@ -96,8 +97,8 @@ def run_batch(ctx, inputs, task, *, suffix, output, fmt, recursive, glob_pattern
     if summary.interrupted:
         click.echo(f"imgconv: interrupted: {summary.line()}; --skip-existing resumes", err=True)
         ctx.exit(130)
-    if plan.many and not quiet:
+    if plan.several and not quiet:
         click.echo(summary.line(), err=True)
     if summary.failed:
-        ctx.exit(3 if plan.many else 2)
+        ctx.exit(3 if plan.several else 2)
     return summary

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import click
 
-from imgconv.cli.common import FiniteFloat, output_options, run_batch
+from imgconv.choices import DECONVOLUTION_METHODS
+from imgconv.cli.common import FiniteFloat, output_options, output_settings, run_batch
 
 
 @click.command("deconvolve")
@@ -12,7 +13,7 @@ from imgconv.cli.common import FiniteFloat, output_options, run_batch
 @click.option("--psf", "psf_spec", required=True, metavar="SPEC",
               help="The blur to undo: anything -k accepts (gaussian:sigma=2, motion:length=15,angle=30, "
                    "a kernel file, an inline matrix); normalised to sum 1.")
-@click.option("--method", type=click.Choice(["wiener", "richardson-lucy"]), default="wiener", show_default=True,
+@click.option("--method", type=click.Choice(DECONVOLUTION_METHODS), default="wiener", show_default=True,
               help="wiener: regularised inverse filter, one pass; richardson-lucy: iterative, non-negative.")
 @click.option("--balance", type=FiniteFloat(min=0), metavar="λ",
               help="Regularisation weight. wiener: larger = smoother, less noise (default: estimated from "
@@ -22,7 +23,8 @@ from imgconv.cli.common import FiniteFloat, output_options, run_batch
 @output_options
 @click.pass_context
 def command(ctx, inputs, psf_spec, method, balance, iterations,
-            output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs, max_pixels, quiet):
+            output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs, scheduler,
+            max_pixels, quiet):
     """Deconvolve IMAGE files or folders: bring back a picture blurred by a known PSF.
 
     \b
@@ -32,32 +34,22 @@ def command(ctx, inputs, psf_spec, method, balance, iterations,
       imgconv deconvolve cells.tif --psf psf.npy --method richardson-lucy --iterations 50
       imgconv deconvolve scans/ -r --psf "1,2,1; 2,4,2; 1,2,1" -o sharp/
     """
+    from imgconv.cli.progress import LazyBar
+    from imgconv.deconvolve import load_psf
+    from imgconv.tasks import DeconvolveOptions, DeconvolveTask
+
     # a bad PSF fails here, once, before any file is read
     psf = load_psf(psf_spec, nonnegative=method == "richardson-lucy")
-    from imgconv.tasks import DeconvolveTask
-
-    task = DeconvolveTask(
-        psf=psf, method=method, balance=balance, iterations=iterations,
-        depth=None if depth is None else (depth if depth == "float" else int(depth)),
-        quality=quality, fmt=fmt, max_pixels=max_pixels,
-        # a bar per image only for one input: a batch has its own bar, workers must not draw
-        progress=not quiet and sys.stderr.isatty() and len(inputs) == 1 and not Path(inputs[0]).is_dir(),
-    )
-    run_batch(ctx, inputs, task, suffix="deconv", output=output, fmt=fmt, recursive=recursive,
-              glob_pattern=glob_pattern, overwrite=overwrite, skip_existing=skip_existing, jobs=jobs,
-              quiet=quiet, label="deconvolving")
-
-
-def load_psf(spec, nonnegative=False):
-    """Resolve a ``--psf`` spec to one validated 2-D matrix with sum 1 (KernelError otherwise)."""
-    from imgconv.deconvolve import check_psf
-    from imgconv.errors import KernelError
-    from imgconv.kernels import load_kernel
-
-    kernel = load_kernel(spec)
-    if len(kernel.matrices) != 1:
-        raise KernelError(f"--psf {spec}: a PSF must be one matrix, this kernel has {len(kernel.matrices)}")
+    # a bar per image only for one input: a batch has its own bar, workers must not draw
+    single = len(inputs) == 1 and not Path(inputs[0]).is_dir()
+    bar = LazyBar(f"deconvolving {Path(inputs[0]).name}") if single and not quiet and sys.stderr.isatty() else None
+    task = DeconvolveTask(psf=psf, options=DeconvolveOptions(method=method, balance=balance, iterations=iterations),
+                          output=output_settings(depth, quality, fmt, max_pixels), progress=bar)
     try:
-        return check_psf(kernel.matrices[0], nonnegative=nonnegative)
-    except KernelError as exc:
-        raise KernelError(f"--psf {spec}: {exc.message}") from None
+        run_batch(ctx, inputs, task, suffix="deconv", output=output, fmt=fmt, recursive=recursive,
+                  glob_pattern=glob_pattern, overwrite=overwrite, skip_existing=skip_existing, jobs=jobs,
+                  scheduler=scheduler, quiet=quiet, label="deconvolving")
+    finally:
+        if bar is not None:
+            bar.close()
+

@@ -1,30 +1,34 @@
 """``imgconv filter``: apply kernels to images, files or whole folders."""
 import click
 
-from imgconv.cli.common import FINITE, MODES, output_options, run_batch
+from imgconv.choices import CHANNELS, METHODS, MODES
+from imgconv.cli.common import FINITE, output_options, output_settings, run_batch
 
 
 @click.command("filter")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-k", "--kernel", "kernels", multiple=True, required=True, metavar="SPEC",
               help="Preset[:params], kernel file (.txt .csv .kernel .npy .toml) or inline matrix "
-                   "'0,-1,0; -1,5,-1; 0,-1,0'. Repeat to chain.")
+                   "'0,-1,0; -1,5,-1; 0,-1,0'. Repeat to chain. 'imgconv kernels' lists the presets.")
 @click.option("--mode", type=click.Choice(MODES), default="reflect", show_default=True,
               help="How the image is extended past its border (scipy.ndimage's meanings).")
-@click.option("--cval", type=FINITE, default=0.0, show_default=True, help="Value outside the image for --mode constant (0..1).")
+@click.option("--cval", type=FINITE, default=0.0, show_default=True,
+              help="Value outside the image for --mode constant (0..1).")
 @click.option("--correlate", is_flag=True, help="Apply the kernel as written (correlation), not flipped.")
-@click.option("--method", type=click.Choice(["auto", "direct", "separable", "fft"]), default="auto", show_default=True,
+@click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
               help="Convolution method; auto picks the fastest by a cost model.")
 @click.option("--normalize", is_flag=True, help="Divide each kernel by its sum (when the sum is not ~0).")
 @click.option("--scale", type=FINITE, default=1.0, show_default=True, help="Multiply the filtered result.")
-@click.option("--offset", type=FINITE, default=0.0, show_default=True, help="Then add this (fraction of full scale: 0.5 = mid grey).")
-@click.option("--channels", type=click.Choice(["all", "gray", "luma"]), default="all", show_default=True,
+@click.option("--offset", type=FINITE, default=0.0, show_default=True,
+              help="Then add this (fraction of full scale: 0.5 = mid grey).")
+@click.option("--channels", type=click.Choice(CHANNELS), default="all", show_default=True,
               help="all: each colour channel; gray: convert to grey first; luma: filter Y of YCbCr only.")
 @click.option("--explain", is_flag=True, help="Print the method chosen for each kernel (to stderr).")
 @output_options
 @click.pass_context
 def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scale, offset, channels, explain,
-            output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs, max_pixels, quiet):
+            output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs, scheduler,
+            max_pixels, quiet):
     """Filter INPUT images (files, folders, or - for stdin) with kernels.
 
     \b
@@ -36,21 +40,18 @@ def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scal
       cat in.png | imgconv filter - -k emboss -o - > out.png
     """
     from imgconv.filtering import resolve_kernels
-    from imgconv.tasks import FilterTask
+    from imgconv.tasks import FilterOptions, FilterTask
 
     chain = resolve_kernels(kernels)  # bad specs fail here, once, before any file is read
     if explain:
         _explain(inputs, chain, method, correlate, channels)
-    task = FilterTask(
-        kernels=tuple(chain),
-        options=dict(mode=mode, cval=cval, method=method, correlate=correlate, normalize=normalize,
-                     scale=scale, offset=offset, channels=channels),
-        depth=None if depth is None else (depth if depth == "float" else int(depth)),
-        quality=quality, fmt=fmt, max_pixels=max_pixels,
-    )
+    options = FilterOptions(mode=mode, cval=cval, method=method, correlate=correlate, normalize=normalize,
+                            scale=scale, offset=offset, channels=channels)
+    task = FilterTask(kernels=tuple(chain), options=options,
+                      output=output_settings(depth, quality, fmt, max_pixels))
     run_batch(ctx, inputs, task, suffix="+".join(k.slug for k in chain), output=output, fmt=fmt,
               recursive=recursive, glob_pattern=glob_pattern, overwrite=overwrite, skip_existing=skip_existing,
-              jobs=jobs, quiet=quiet, label="filtering")
+              jobs=jobs, scheduler=scheduler, quiet=quiet, label="filtering")
 
 
 def _explain(inputs, chain, method, correlate, channels):

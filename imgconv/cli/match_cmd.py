@@ -77,8 +77,7 @@ def command(ctx, image, template, max_matches, threshold, min_distance, as_json,
     from imgconv import render
     from imgconv.errors import MatchError
     from imgconv.imageio import read_image, write_image
-    from imgconv.match import (find_matches, match_multiscale, match_template,
-                               resize_template, to_gray)
+    from imgconv.match import find_matches, match_multiscale, match_template, resize_template, to_gray
 
     _refuse_overwriting_inputs((image, template, mask_path), (annotate_path, heatmap_path, scores_path))
     picture = read_image(image)

@@ -19,9 +19,8 @@ array([-1,  0,  1,  2, -1])
 """
 import numpy as np
 
+from imgconv.choices import MODES
 from imgconv.errors import EngineError
-
-MODES = ("reflect", "mirror", "nearest", "wrap", "constant")
 
 
 def check_mode(mode):
@@ -103,3 +102,22 @@ def _fill_padded(out, planes, before, after, mode, cval):
         out[..., :top, :] = out[..., rows[:top] + top, :]
     if bottom:
         out[..., top + h:, :] = out[..., rows[top + h:] + top, :]
+
+
+def interleaved_operands(image, kernel_shape, anchor, mode):
+    """What the compiled loops take: the (H, W, C) image as (H, W*C) interleaved rows, the row
+    and column index maps of the border (``-1`` = cval), and an empty (H, W*C) output."""
+    H, W, C = image.shape
+    h, w = kernel_shape
+    src = np.ascontiguousarray(image, dtype=np.float32).reshape(H, W * C)
+    rows = source_index(H, anchor[0], h - 1 - anchor[0], mode)
+    cols = source_index(W, anchor[1], w - 1 - anchor[1], mode)
+    return src, rows, cols, np.empty((H, W * C), np.float32)
+
+
+def row_blocks(H):
+    """How many row blocks the compiled loops split H rows into: enough to balance the
+    current settings' threads, each block a few rows at least."""
+    from imgconv.settings import current
+
+    return max(1, min(H, 8 * current().threads, H // 4 or 1))

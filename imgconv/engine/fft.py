@@ -9,8 +9,8 @@ under 1e-5 on [0, 1] data), otherwise in float64.
 """
 import numpy as np
 
-from imgconv.settings import current
 from imgconv.engine.boundary import pad_interleaved
+from imgconv.settings import current
 
 #: candidate tile sides (output pixels); the planner picks the cheapest. Measured
 #: (benchmarks/bench_engine.py --calibrate): tiles of 256-768 run at 0.55-0.9 ns per

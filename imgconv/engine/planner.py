@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from imgconv.choices import METHODS
 from imgconv.errors import EngineError
 from imgconv.settings import current
-
-METHODS = ("auto", "direct", "separable", "fft")
 
 # ns per (pixel x channel) on ONE thread, from `benchmarks/bench_engine.py --calibrate`
 # (CPU time, least-squares fit over kernels 3..65; 2-core AMD EPYC; 3840x2160x3 float32

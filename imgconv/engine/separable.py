@@ -8,8 +8,7 @@ could cause stays below 1e-7 of the kernel's absolute sum.
 import numpy as np
 
 from imgconv.engine import _compiled
-from imgconv.settings import current
-from imgconv.engine.boundary import source_index
+from imgconv.engine.boundary import interleaved_operands, row_blocks
 
 
 def low_rank_factors(kernel, rtol=1e-7):
@@ -47,12 +46,9 @@ def correlate_separable(image, factors, anchor, mode, cval, compiled=None):
         compiled = _compiled.enabled()
     if compiled:
         loops = _compiled.loops()
-        src = np.ascontiguousarray(image, dtype=np.float32).reshape(H, W * C)
-        rows = source_index(H, anchor[0], h - 1 - anchor[0], mode)
-        cols = source_index(W, anchor[1], w - 1 - anchor[1], mode)
-        out = np.empty((H, W * C), np.float32)
+        src, rows, cols, out = interleaved_operands(image, (h, w), anchor, mode)
         loops.correlate_lowrank(src, cols_f.astype(np.float32), rows_f.astype(np.float32), rows, cols,
-                                    anchor[1], C, np.float32(cval), max(1, min(H, 8 * current().threads)), out)
+                                anchor[1], C, np.float32(cval), row_blocks(H), out)
         return out.reshape(H, W, C)
     return _correlate_separable_scipy(image, cols_f, rows_f, anchor, mode, cval)
 

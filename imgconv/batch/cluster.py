@@ -1,0 +1,79 @@
+"""Running jobs on a Dask cluster (``--scheduler``): one task per image, same outcomes.
+
+Examples
+--------
+>>> callable(run_on_cluster)
+True
+"""
+import contextlib
+import itertools
+from pathlib import Path
+
+from imgconv.batch.jobs import STDIO, Job
+from imgconv.batch.run import GRACE_SECONDS, _call, _first_line
+from imgconv.errors import ImgconvError
+
+
+def run_on_cluster(jobs, fn, scheduler, record, connect_timeout):
+    """One Dask task per image on the cluster at ``scheduler``; the same per-file outcomes."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise ImgconvError("--scheduler needs Dask: pip install 'imgconv[dask]'") from None
+    if any(STDIO in (job.src, job.dst) for job in jobs):
+        raise ImgconvError("stdin and stdout cannot be used with --scheduler")
+    try:
+        client = Client(scheduler, timeout=connect_timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise ImgconvError(f"cannot reach the Dask scheduler at {scheduler}: {_first_line(exc)}") from None
+    futures = {}
+    try:
+        window = max(8, 2 * sum(client.nthreads().values()))
+        queue = iter(jobs)
+
+        def submit(job):
+            # absolute paths: the workers' current folders are not ours
+            remote = Job(Path(job.src).absolute(), Path(job.dst).absolute())
+            fut = client.submit(_call_on_worker, fn, remote, pure=False)
+            futures[fut] = job
+            return fut
+
+        running = as_completed([submit(job) for job in itertools.islice(queue, window)], loop=client.loop)
+        for fut in running:
+            job = futures.pop(fut)
+            record(job, _dask_outcome(fut, job))
+            nxt = next(queue, None)
+            if nxt is not None:
+                running.add(submit(nxt))
+    finally:
+        if futures:  # interrupted: queued tasks are cancelled (running ones finish their atomic writes)
+            with contextlib.suppress(Exception):
+                client.cancel(list(futures))
+        with contextlib.suppress(Exception):
+            client.close(timeout=GRACE_SECONDS * 2)
+
+
+def _call_on_worker(fn, job):
+    """A Dask task: share the worker machine's cores among the worker's task threads."""
+    from distributed import get_worker
+
+    from imgconv.engine import warm_up
+    from imgconv.settings import usable_cores, use
+
+    with use(threads=max(1, usable_cores() // max(1, get_worker().state.nthreads)), load_ms=0.0):
+        warm_up()
+        return _call(fn, job)
+
+
+def _dask_outcome(fut, job):
+    """A task's ``(error, notes)``; a lost worker is this file's failure, other errors are bugs."""
+    from distributed import KilledWorker
+
+    if fut.status == "error":
+        exc = fut.exception()
+        if isinstance(exc, KilledWorker):
+            return f"{job.src}: the Dask worker running it died ({_first_line(exc)})", []
+        raise exc
+    if fut.status == "cancelled":
+        return f"{job.src}: the Dask task was cancelled (scheduler or workers gone?)", []
+    return fut.result()

@@ -1,0 +1,271 @@
+"""Running jobs: inline, in worker processes, or on a Dask cluster; one bad file never
+stops the rest, and Ctrl-C or SIGTERM stops cleanly.
+
+Examples
+--------
+>>> summary = run_jobs([], print)
+>>> summary.done, summary.interrupted
+(0, False)
+"""
+import contextlib
+import itertools
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from glob import escape as glob_escape
+from pathlib import Path
+
+from imgconv.batch.jobs import STDIO
+from imgconv.errors import ImgconvError
+
+
+@dataclass
+class Summary:
+    """What a run did: counts, failures ``(path, reason)``, seconds."""
+
+    done: int = 0
+    skipped: int = 0
+    failed: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def line(self):
+        rate = self.done / self.seconds if self.seconds > 0 else 0.0
+        return (f"done {self.done}, skipped {self.skipped}, failed {len(self.failed)} "
+                f"in {self.seconds:.1f} s ({rate:.1f} images/s)")
+
+
+GRACE_SECONDS = 1.0  # after an interrupt, how long running images may take to finish, twice over
+
+
+def run_jobs(jobs, fn, *, workers=1, progress=None, scheduler=None, connect_timeout=5.0):
+    """Run ``fn(job)`` for every job; failures are collected, not raised.
+
+    Parameters
+    ----------
+    jobs : list of Job
+        The work, e.g. ``plan_jobs(...).jobs``.
+    fn : callable
+        ``fn(job)`` reads, processes and writes one image and returns a list of
+        notes. It must be picklable for ``workers > 1`` or ``scheduler``
+        (e.g. :class:`imgconv.tasks.FilterTask`).
+    workers : int
+        Worker processes on this machine; each gets ``cores // workers`` engine threads.
+    progress : callable, optional
+        ``progress(finished, total)`` after each image (the command line draws a bar with it).
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``tcp://host:8786``): run one task
+        per image on its workers instead (paths must be valid on the workers).
+    connect_timeout : float
+        Seconds to wait for the scheduler.
+
+    Returns
+    -------
+    Summary
+        Counts, failures ``(file, reason)``, seconds, and ``interrupted`` when
+        Ctrl-C or SIGTERM stopped the run.
+
+    Notes
+    -----
+    Ctrl-C or SIGTERM stops within about two seconds: queued jobs are dropped,
+    running ones get :data:`GRACE_SECONDS` to finish, then their workers are
+    stopped and their temporary files removed. Writes are atomic, so an output
+    either exists complete or not at all, and ``--skip-existing`` resumes.
+
+    Examples
+    --------
+    >>> summary = run_jobs([], print)
+    >>> summary.done, summary.interrupted
+    (0, False)
+    """
+    summary = Summary()
+    start = time.perf_counter()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if _main_thread() else None
+
+    def record(job, outcome):
+        error, notes = outcome
+        summary.notes.extend((str(job.src), n) for n in notes)
+        if error is None:
+            summary.done += 1
+        else:
+            summary.failed.append((str(job.src), error))
+        if progress is not None:
+            progress(summary.done + len(summary.failed), len(jobs))
+
+    loaded = contextlib.nullcontext()
+    if len(jobs) > 1 and workers <= 1 and scheduler is None:
+        from imgconv.engine import warm_up
+        from imgconv.settings import use
+
+        warm_up()  # one load of the compiled loops serves every image of the run
+        loaded = use(load_ms=0.0)
+    try:
+        with loaded:
+            if scheduler is not None:
+                from imgconv.batch.cluster import run_on_cluster
+
+                run_on_cluster(jobs, fn, scheduler, record, connect_timeout)
+            elif min(int(workers), len(jobs)) <= 1:
+                for job in jobs:
+                    record(job, _call(fn, job))
+            else:
+                _run_pool(jobs, fn, min(int(workers), len(jobs)), record)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+#: in a worker process: a job is running (SIGTERM then interrupts it)
+_BUSY = threading.Event()
+#: in a worker process: SIGTERM came, start nothing more
+_STOPPING = threading.Event()
+
+
+def _call(fn, job):
+    """Run one job: ``(None, notes)`` on success, ``(reason, [])`` on a user-facing failure."""
+    if _STOPPING.is_set():
+        raise KeyboardInterrupt
+    _BUSY.set()
+    try:
+        return None, list(fn(job) or [])
+    except ImgconvError as exc:
+        return (str(exc) if exc.path else f"{job.src}: {exc}"), []
+    except MemoryError:
+        return f"{job.src}: out of memory", []
+    except OSError as exc:
+        return f"{job.src}: {exc.strerror or exc}", []
+    except Exception as exc:  # noqa: BLE001 - one odd image never ends the run
+        return f"{job.src}: internal error: {type(exc).__name__}: {_first_line(exc)} (please report this)", []
+    finally:
+        _BUSY.clear()
+
+
+def _init_worker(threads):
+    """Worker process set-up: its share of the cores, and signals left to the parent.
+
+    Ctrl-C at a terminal reaches the whole process group; the parent decides what
+    stops, so workers ignore SIGINT. The parent sends SIGTERM to a worker whose
+    image outlives the grace period: it interrupts the job, and the atomic write
+    removes its temporary file.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _interrupt_job)
+    from imgconv.engine import warm_up
+    from imgconv.settings import enter
+
+    enter(threads=threads, load_ms=0.0)  # its share of the cores; the loops load once, below
+    warm_up()
+
+
+def _interrupt_job(signum, frame):
+    _STOPPING.set()
+    if _BUSY.is_set():
+        raise KeyboardInterrupt
+
+
+def _run_pool(jobs, fn, workers, record):
+    """Run the jobs in ``workers`` processes with a short queue (bounded memory, quick stop)."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    queue = iter(jobs)
+    pool, pending = _start_pool(workers), {}
+    try:
+        while True:
+            for job in itertools.islice(queue, 2 * workers - len(pending)):
+                pending[pool.submit(_call, fn, job)] = (job, pool)
+            if not pending:
+                break
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                job, owner = pending.pop(fut)
+                if isinstance(fut.exception(), BrokenProcessPool):
+                    # a worker died (killed, out of memory): the pool cannot tell for which
+                    # image, so each image then in flight is reported, and a new pool goes on
+                    record(job, (f"{job.src}: a worker process died while this image was in flight "
+                                 "(out of memory?)", []))
+                    if owner is pool:
+                        pool.shutdown(wait=True)
+                        pool = _start_pool(workers)
+                    continue
+                record(job, fut.result())
+    except BaseException:
+        _stop_pool(pool, {fut: job for fut, (job, _) in pending.items()}, record)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _start_pool(workers):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from imgconv.settings import current
+
+    # forkserver/spawn, never fork: a forked child of a process that ran OpenMP threads
+    # (numba's parallel loops) would abort inside its first parallel region
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
+                               initializer=_init_worker, initargs=(max(1, current().threads // workers),))
+
+
+def _stop_pool(pool, pending, record):
+    """After an interrupt: drop queued jobs, let running ones finish briefly, then end the workers."""
+    from concurrent.futures import wait
+
+    running = [fut for fut in pending if not fut.cancel()]
+    try:
+        if wait(running, timeout=GRACE_SECONDS).not_done:
+            _signal_workers(pool, signal.SIGTERM)  # interrupts the job; its write cleans up
+            wait(running, timeout=GRACE_SECONDS)
+    except KeyboardInterrupt:  # a second Ctrl-C: stop now
+        pass
+    unfinished = [pending[fut] for fut in running if not fut.done()]
+    if unfinished:
+        _signal_workers(pool, signal.SIGKILL)
+    pool.shutdown(wait=True, cancel_futures=True)
+    for job in unfinished:
+        _remove_temporaries(job.dst)
+    for fut in running:  # count what finished during the grace period
+        if fut.done() and fut.exception() is None:
+            record(pending[fut], fut.result())
+
+
+def _signal_workers(pool, signum):
+    # ProcessPoolExecutor has no public way to reach its workers before Python 3.14
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, ValueError):
+            if process.pid is not None:
+                os.kill(process.pid, signum)
+
+
+def _remove_temporaries(dst):
+    """Remove what a killed worker left of its atomic write of ``dst``.
+
+    :func:`imgconv.imageio.write_image` writes ``.<name>.<random>.tmp`` beside ``dst``.
+    """
+    if dst == STDIO:
+        return
+    dst = Path(dst)
+    for leftover in dst.parent.glob(f".{glob_escape(dst.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _main_thread():
+    return threading.current_thread() is threading.main_thread()
+
+
+def _first_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
