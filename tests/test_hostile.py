@@ -35,6 +35,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from imgconv import imageio, kernels
+from imgconv.kernels import files as kernel_files
 from imgconv.cli import run
 from imgconv.errors import KernelError
 from imgconv.kernels import Kernel, load_kernel
@@ -428,7 +429,7 @@ def test_missing_and_unreadable_kernel_files(cli, work, monkeypatch):
     assert_refused(code, err, "dir.csv")
     assert "not a file" in err
     (work / "locked.txt").write_text("1 2 1\n")
-    _deny(monkeypatch, kernels, work / "locked.txt")
+    _deny(monkeypatch, kernel_files, work / "locked.txt")
     code, _, err = cli("kernels", work / "locked.txt")
     assert_refused(code, err, "locked.txt")
     assert "Permission denied" in err

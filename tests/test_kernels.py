@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 import imgconv.kernels as kernels_module
+import imgconv.kernels.files as kernel_files
 from imgconv.cli import main
+from imgconv.engine.separable import low_rank_factors
 from imgconv.errors import KernelError
 from imgconv.kernels import (
     Kernel,
@@ -416,7 +418,7 @@ def test_missing_wrong_and_oversized_files(tmp_path, monkeypatch):
         load_kernel(other)
     big = tmp_path / "big.txt"
     big.write_text("1 " * 100)
-    monkeypatch.setattr(kernels_module, "MAX_KERNEL_FILE_BYTES", 50)
+    monkeypatch.setattr(kernel_files, "MAX_KERNEL_FILE_BYTES", 50)
     with pytest.raises(KernelError, match="kernel file too large"):
         load_kernel(str(big))
     np.save(tmp_path / "big.npy", np.ones((10, 10)))
@@ -675,6 +677,19 @@ def test_is_separable():
     assert is_separable(matrix("gaussian:sigma=3"))
 
 
+@pytest.mark.parametrize("name", PRESET_NAMES)
+def test_is_separable_is_the_engine_rule(name):
+    for m in load_kernel(name).matrices:
+        assert is_separable(m) == (low_rank_factors(m)[0].shape[0] == 1)
+
+
+def test_is_separable_agrees_with_describe_on_a_nearly_rank_one_matrix():
+    # singular values 6, 1e-8, 1e-8: a plain ratio test (1e-9) says rank 3; the engine's error budget rank 1
+    m = np.outer([1, 2, 1], [1, 2, 1]) + 1e-8 * np.eye(3)
+    assert is_separable(m)
+    assert "separable: yes" in describe_kernel(Kernel("nearly", (m,)))
+
+
 def test_describe_kernel():
     sobel = describe_kernel(load_kernel("sobel"))
     assert sobel.count("3x3 (W x H), sum 0, separable: yes") == 2
@@ -744,9 +759,12 @@ def test_fuzz_npy_with_valid_magic(fuzz_dir, data, version):
     path = fuzz_dir / "magic.npy"
     path.write_bytes(b"\x93NUMPY" + version + data)
     try:
-        load_kernel(str(path))
+        k = load_kernel(str(path))
     except KernelError as exc:
         assert exc.path == str(path)
+    else:
+        assert isinstance(k, Kernel) and len(k.matrices) == 1
+        assert k.matrices[0].ndim == 2 and np.isfinite(k.matrices[0]).all()
 
 
 TOML_VALUES = st.recursive(
@@ -815,6 +833,63 @@ def test_cli_module_imports_only_click():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.returncode == 0 and proc.stdout.strip() == "[]"
+
+
+def test_package_exports_resolve():
+    for name in kernels_module.__all__:
+        assert getattr(kernels_module, name) is not None, name
+    assert set(kernels_module.__all__) <= set(dir(kernels_module))
+    assert kernels_module.Kernel is Kernel and kernels_module.load_kernel is load_kernel
+    with pytest.raises(AttributeError):
+        kernels_module.no_such_name
+
+
+def test_cli_listing_does_not_import_numpy():
+    code = ("import sys; from imgconv.cli import run\n"
+            "try: run(['kernels'])\n"
+            "except SystemExit: pass\n"
+            "print(sorted(m for m in ('numpy', 'scipy', 'PIL') if m in sys.modules), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0 and "sobel" in proc.stdout and proc.stderr.strip() == "[]", proc.stderr
+
+
+def test_missing_preset_files_are_a_clear_error(monkeypatch, tmp_path):
+    """Static presets come only from the package imgconv.presets: no fallback to a checkout's folder."""
+    from imgconv.kernels import presets
+
+    message = "imgconv installation is incomplete: preset files missing"
+    presets.preset_files.cache_clear()
+    try:
+        with monkeypatch.context() as patch:
+            patch.setitem(sys.modules, "imgconv.presets", None)  # the package cannot be imported
+            with pytest.raises(KernelError, match=message):
+                list_presets()
+            with pytest.raises(KernelError, match=message):
+                load_kernel("sobel")
+        presets.preset_files.cache_clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(presets.resources, "files", lambda package: tmp_path)  # a package without the TOML files
+            with pytest.raises(KernelError, match=message):
+                list_presets()
+    finally:
+        presets.preset_files.cache_clear()
+    assert "sobel" in dict(list_presets())
+
+
+def test_matrix_printout_is_all_exact_or_all_decimal():
+    """Exact fractions only when every value shown has one; otherwise every value is a decimal."""
+    text = describe_kernel(load_kernel("motion:length=9,angle=30"))
+    lines = text.splitlines()
+    rows = [line.split() for line in lines[3:12]]
+    assert [len(row) for row in rows] == [9] * 9
+    values = [v for row in rows for v in row]
+    assert not any("/" in v for v in values)  # 3/64, 1/18, 25/256... were printed beside 0.072483
+    assert "0.046875" in values and "0.072483" in values
+    np.testing.assert_allclose(np.array(rows, float), matrix("motion:length=9,angle=30"), rtol=1e-4, atol=1e-12)
+    assert "1/16  1/8 1/16" in describe_kernel(load_kernel("blur"))  # all exact: fractions stay
+    row = describe_kernel(Kernel("k", (np.array([[1 / 9, 0.07248333, 0.5]]),))).splitlines()[3].split()
+    assert row == ["0.11111", "0.072483", "0.5"]
 
 
 def test_fraction_display_is_exact():

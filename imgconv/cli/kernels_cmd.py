@@ -1,7 +1,8 @@
 """``imgconv kernels [SPEC]``: list the kernel presets, or show one kernel.
 
-Imports only Click at module level; the kernels module (NumPy) is imported
-inside the command so that ``imgconv --help`` stays fast.
+Imports only Click at module level; the kernels package is imported inside the
+command so that ``imgconv --help`` stays fast, and the listing goes through
+``imgconv.kernels.presets`` alone (no NumPy).
 """
 import click
 
@@ -24,7 +25,7 @@ def command(spec):
       imgconv kernels "0,-1,0; -1,5,-1; 0,-1,0"
     """
     if spec is None:
-        from imgconv.catalog import preset_descriptions  # no NumPy: listing stays instant
+        from imgconv.kernels.presets import preset_descriptions  # no NumPy: listing stays instant
 
         presets = preset_descriptions()
         width = max(len(name) for name, _ in presets)
