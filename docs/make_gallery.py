@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 import imgconv
+import imgconv.settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PRESETS = ["identity", "blur", "box:size=9", "gaussian:sigma=3", "sharpen", "unsharp:sigma=2,amount=2",
@@ -19,6 +20,16 @@ DISPLAY = {"edge": (1, 0), "laplacian": (4, 0.5), "log:sigma=2": (40, 0.5), "sob
 
 
 def main():
+    # one code path whatever is installed (SciPy's, one thread): the figure is byte-identical
+    # on every run and machine
+    with imgconv.settings.use(compiled=False, threads=1):
+        sheet = make_sheet()
+    dest = ROOT / "docs" / "gallery.png"
+    imgconv.write_image(dest, np.asarray(sheet, np.float32) / 255)
+    print("wrote", dest)
+
+
+def make_sheet():
     photo = imgconv.read_image(ROOT / "samples" / "coffee.png")
     small = photo.pixels[::2, ::2]  # 300 x 200 tiles
     h, w = small.shape[:2]
@@ -34,9 +45,7 @@ def main():
         sheet.paste(tile, (x, y + 18))
         label = spec + (f"  (x{scale}, +{offset})" if spec in DISPLAY else "")
         draw.text((x + 4, y + 3), label, fill="black")
-    dest = ROOT / "docs" / "gallery.png"
-    imgconv.write_image(dest, np.asarray(sheet, np.float32) / 255)
-    print("wrote", dest)
+    return sheet
 
 
 if __name__ == "__main__":
