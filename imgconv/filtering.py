@@ -14,6 +14,7 @@ True
 """
 import numpy as np
 
+from imgconv.alpha import join_alpha, split_alpha
 from imgconv.choices import CHANNELS
 from imgconv.errors import ImgconvError
 
@@ -125,12 +126,9 @@ def filter_image(image, kernels, *, mode="reflect", cval=0.0, method="auto", cor
         has_alpha = pixels.ndim == 3 and pixels.shape[-1] in (2, 4)
     if channels not in CHANNELS:
         raise ImgconvError(f"unknown --channels {channels!r} (choose from {', '.join(CHANNELS)})")
-    alpha = None
-    colour = pixels
-    if has_alpha and pixels.ndim == 3:
-        colour, alpha = pixels[..., :-1], pixels[..., -1]
-        if colour.shape[-1] == 1:
-            colour = colour[..., 0]
+    colour, alpha = split_alpha(pixels, has_alpha)
+    if colour.ndim == 3 and colour.shape[-1] == 1:
+        colour = colour[..., 0]
     is_rgb = colour.ndim == 3 and colour.shape[-1] >= 3
     ycc = None
     if channels == "gray" and is_rgb:
@@ -148,9 +146,7 @@ def filter_image(image, kernels, *, mode="reflect", cval=0.0, method="auto", cor
     if ycc is not None:
         ycc[..., 0] = colour
         colour = _ycbcr_to_rgb(ycc)
-    if alpha is not None:
-        colour = np.concatenate([colour if colour.ndim == 3 else colour[..., None], alpha[..., None]], -1)
-    return colour.astype(np.float32, copy=False)
+    return join_alpha(colour, alpha)
 
 
 def explain_filter(shape, kernels, *, method="auto", correlate=False, channels="all"):

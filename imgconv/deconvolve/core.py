@@ -14,6 +14,7 @@ True
 """
 import numpy as np
 
+from imgconv.alpha import join_alpha, split_alpha
 from imgconv.choices import DECONVOLUTION_METHODS as METHODS
 from imgconv.deconvolve.extension import Extension
 from imgconv.deconvolve.richardson_lucy import richardson_lucy
@@ -222,8 +223,5 @@ def deconvolve_picture(pixels, psf, *, has_alpha=False, **options):
     >>> float(out[0, 0, 3])
     0.5
     """
-    pixels = np.asarray(pixels)
-    if not has_alpha:
-        return deconvolve(pixels, psf, **options)
-    restored = deconvolve(pixels[..., :-1], psf, **options)
-    return np.concatenate([restored, pixels[..., -1:].astype(np.float32)], axis=-1)
+    colour, alpha = split_alpha(pixels, has_alpha)
+    return join_alpha(deconvolve(colour, psf, **options), alpha)
