@@ -160,10 +160,16 @@ def test_noise_estimate(photo, sigma):
 
 
 def test_alpha_is_carried_through(photo_rgb):
-    rgba = np.concatenate([photo_rgb[:64, :64], np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(64, 64, 1)], -1)
-    out = deconvolve_picture(rgba, PSFS["gaussian"], has_alpha=True)
-    np.testing.assert_array_equal(out[..., 3], rgba[..., 3])
-    np.testing.assert_array_equal(out[..., :3], deconvolve(rgba[..., :3], PSFS["gaussian"]))
+    sharp = photo_rgb[:96, :96].astype(np.float64)
+    alpha = np.linspace(0, 1, 96 * 96, dtype=np.float32).reshape(96, 96)
+    blurred = blur(sharp, PSFS["gaussian"]).astype(np.float32)
+    out = deconvolve_picture(np.dstack([blurred, alpha]), PSFS["gaussian"], has_alpha=True, balance=1e-4)
+    assert out.shape == (96, 96, 4)
+    np.testing.assert_array_equal(out[..., 3], alpha)  # alpha untouched, not deconvolved
+    assert psnr(out[..., :3], sharp) > psnr(blurred, sharp) + 3  # the colour is restored
+    grey_alpha = deconvolve_picture(np.dstack([blurred[..., 0], alpha]), PSFS["gaussian"], has_alpha=True,
+                                    balance=1e-4)
+    assert grey_alpha.shape == (96, 96, 2) and np.array_equal(grey_alpha[..., 1], alpha)
 
 
 # ---------------------------------------------------------------- bad input

@@ -36,7 +36,6 @@ from PIL import Image
 
 from imgconv import imageio, kernels
 from imgconv.kernels import files as kernel_files
-from imgconv.cli import run
 from imgconv.errors import KernelError
 from imgconv.kernels import Kernel, load_kernel
 
@@ -55,17 +54,6 @@ def fuzz_settings(default):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture
-def cli(capsys):
-    """Run the CLI in-process: returns (exit code, stdout, stderr)."""
-    def invoke(*args):
-        with pytest.raises(SystemExit) as exc:
-            run([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return exc.value.code, out, err
-    return invoke
 
 
 def snapshot(folder):
@@ -642,7 +630,6 @@ _SLOW_WRITER = """
 import sys, time
 from pathlib import Path
 from imgconv import imageio
-from imgconv.cli import run
 
 def slow(fp, *args, **kwargs):
     fp.write(b"\\x89PNG\\r\\n\\x1a\\n half a picture")
