@@ -1,10 +1,14 @@
 """Shared fixtures: real photographs (from samples/ when present, else scikit-image's data)."""
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# `python -m imgconv` in subprocesses must import the installed package, not the checkout
+# beside the current folder
+os.environ["PYTHONSAFEPATH"] = "1"
 SAMPLES = ROOT / "samples"
 
 

@@ -820,7 +820,7 @@ def test_cli_unknown_kernel_raises_kernel_error_under_click():
 @pytest.mark.parametrize("spec, message", [("nope", "unknown kernel 'nope'"), ("gaussian:sigma=-1", "sigma must be > 0")])
 def test_cli_errors_exit_2_with_one_line(spec, message):
     proc = subprocess.run([sys.executable, "-m", "imgconv", "kernels", spec], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+                          timeout=60)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
@@ -830,8 +830,7 @@ def test_cli_errors_exit_2_with_one_line(spec, message):
 
 def test_cli_module_imports_only_click():
     code = "import sys, imgconv.cli.kernels_cmd; print(sorted(m for m in ('numpy', 'scipy', 'PIL') if m in sys.modules))"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]"
 
 
@@ -849,8 +848,7 @@ def test_cli_listing_does_not_import_numpy():
             "try: run(['kernels'])\n"
             "except SystemExit: pass\n"
             "print(sorted(m for m in ('numpy', 'scipy', 'PIL') if m in sys.modules), file=sys.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "sobel" in proc.stdout and proc.stderr.strip() == "[]", proc.stderr
 
 
