@@ -15,6 +15,7 @@ import imgconv
 from imgconv import match as M
 from imgconv import render
 from imgconv.errors import MatchError
+from imgconv.match import scores as match_scores
 from imgconv.settings import numba_installed, use
 
 skdata = pytest.importorskip("skimage.data")
@@ -60,8 +61,8 @@ def window_std(image, h, w):
     """Standard deviation of every valid h x w window (float64; colour: mean over channels)."""
     planes = image[..., None] if image.ndim == 2 else image
     n = h * w
-    var = [M._window_sums(p.astype(np.float64) ** 2, h, w) / n
-           - (M._window_sums(p.astype(np.float64), h, w) / n) ** 2
+    var = [match_scores._window_sums(p.astype(np.float64) ** 2, h, w) / n
+           - (match_scores._window_sums(p.astype(np.float64), h, w) / n) ** 2
            for p in np.moveaxis(planes, 2, 0)]
     return np.sqrt(np.maximum(np.mean(var, axis=0), 0))
 
@@ -75,7 +76,7 @@ def implementations():
 def normaliser(request, monkeypatch):
     """Runs the test with the compiled loops switched off (numpy) or on for every size (numba)."""
     if request.param == "numba":
-        monkeypatch.setattr(M, "COMPILED_MIN_OUTPUTS", 0)
+        monkeypatch.setattr(match_scores, "COMPILED_MIN_OUTPUTS", 0)  # read by the normaliser there
     with use(compiled=request.param == "numba"):
         yield request.param
 
@@ -114,16 +115,16 @@ def test_equals_float64_brute_force_everywhere(camera, astronaut, colour, normal
 def test_numpy_and_numba_normalisers_agree(astronaut):
     if not numba_installed():
         pytest.skip("numba not installed")
-    prepared = M._prepare_image(astronaut)
-    template = M._as_channels(astronaut[100:140, 200:230], "t")
+    prepared = match_scores._prepare_image(astronaut)
+    template = match_scores._as_channels(astronaut[100:140, 200:230], "t")
     t0 = template - template.mean(axis=(1, 2), keepdims=True)
-    numerator = M._correlate(prepared, t0)
+    numerator = match_scores._correlate(prepared, t0)
     args = (40, 30, float((t0 ** 2).sum()), M.FLAT_TOLERANCE * prepared.mean_square)
     from imgconv.engine import _compiled
 
     fast = np.empty(numerator.shape, np.float32)
     _compiled.loops().normalise_zncc(prepared.pixels, numerator, fast, *args, 2)
-    slow = M._normalise_numpy(prepared.pixels, numerator, np.empty_like(fast), *args)
+    slow = match_scores._normalise_numpy(prepared.pixels, numerator, np.empty_like(fast), *args)
     assert np.abs(fast - slow).max() < 1e-6
 
 
@@ -457,3 +458,44 @@ def test_cli_scales_and_mask(files):
     assert best["scale"] == 1.0 and (best["x"], best["y"]) == (190, 180)
     bad = cli(files["scene"], files["logo"], "--scales", "2:1:0.1")
     assert bad.exit_code == 2
+
+
+# --------------------------------------------------------------------------- library inputs
+
+
+def test_compiled_threshold_is_read_where_patched(monkeypatch):
+    """The ``normaliser`` fixture's patch must send small maps to the compiled normaliser."""
+    if not numba_installed():
+        pytest.skip("numba not installed")
+    numpy_calls = []
+    real = match_scores._normalise_numpy
+    monkeypatch.setattr(match_scores, "_normalise_numpy",
+                        lambda *args: numpy_calls.append(1) or real(*args))
+    image = np.random.default_rng(0).random((30, 40))
+    with use(compiled=True):
+        imgconv.match_template(image, image[5:15, 5:15])
+        assert numpy_calls == [1]
+        monkeypatch.setattr(match_scores, "COMPILED_MIN_OUTPUTS", 0)
+        imgconv.match_template(image, image[5:15, 5:15])
+        assert numpy_calls == [1]
+
+
+def test_prepare_match_drops_alpha_and_reconciles_grey():
+    from imgconv.imageio import Picture
+
+    rgba = Picture(np.random.default_rng(0).random((20, 30, 4)).astype(np.float32), has_alpha=True)
+    grey_alpha = Picture(np.random.default_rng(1).random((5, 6, 2)).astype(np.float32), has_alpha=True)
+    image, template, mask, notes = imgconv.prepare_match(rgba, grey_alpha, mask=grey_alpha)
+    assert image.shape == (20, 30) and template.shape == (5, 6)
+    np.testing.assert_array_equal(image, M.to_gray(rgba.pixels[:, :, :3]))
+    np.testing.assert_array_equal(template, grey_alpha.pixels[:, :, 0])
+    np.testing.assert_array_equal(mask, grey_alpha.pixels[:, :, 1])
+    assert notes == ["the template is grey: matching it against the image converted to grey"]
+    colour = imgconv.prepare_match(template, rgba.pixels[:4, :4, :3])     # arrays: no alpha
+    assert colour.template.shape == (4, 4)
+    assert colour.notes == ["the image is grey: matching it against the template converted to grey"]
+    same = imgconv.prepare_match(rgba, rgba.pixels[:4, :4, :3], mask=np.ones((4, 4)))
+    assert same.image.shape == (20, 30, 3) and same.template.shape == (4, 4, 3)
+    assert same.mask.shape == (4, 4) and same.notes == []
+    both = imgconv.prepare_match(rgba, rgba.pixels[:4, :4, :3], gray=True)
+    assert both.image.ndim == both.template.ndim == 2 and both.notes == []

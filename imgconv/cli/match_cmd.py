@@ -8,6 +8,9 @@ template pixels that count: its alpha channel if it has one, else its pixels
 ``--heatmap`` show the score map at the best match's scale (or, with no match,
 at the listed scale closest to 1).  Exit status 1 when nothing reaches the
 threshold (the other outputs are still written), 2 for bad input.
+
+That policy is the library's (:func:`imgconv.match.prepare_match`,
+:func:`imgconv.match.scores_at_best_scale`); this module parses options and prints.
 """
 import click
 
@@ -77,44 +80,36 @@ def command(ctx, image, template, max_matches, threshold, min_distance, as_json,
     from imgconv import render
     from imgconv.errors import MatchError
     from imgconv.imageio import read_image, write_image
-    from imgconv.match import find_matches, match_multiscale, match_template, resize_template, to_gray
+    from imgconv.match import find_matches, match_multiscale, match_template, prepare_match, scores_at_best_scale
 
     _refuse_overwriting_inputs((image, template, mask_path), (annotate_path, heatmap_path, scores_path))
     picture = read_image(image)
     pattern = read_image(template)
-    pixels = _without_alpha(picture)
-    tpixels = _without_alpha(pattern)
-    mask = _mask_pixels(read_image(mask_path)) if mask_path else None
-    if gray:
-        pixels, tpixels = to_gray(pixels), to_gray(tpixels)
-    elif pixels.ndim != tpixels.ndim:
-        colour, grey = ("image", "template") if pixels.ndim == 3 else ("template", "image")
-        click.echo(f"imgconv: note: the {grey} is grey: matching it against the {colour} "
-                   "converted to grey", err=True)
-        pixels, tpixels = to_gray(pixels), to_gray(tpixels)
+    mask_picture = read_image(mask_path) if mask_path else None
+    pixels, tpixels, mask, notes = prepare_match(picture, pattern, mask=mask_picture, gray=gray)
+    for note in notes:
+        click.echo(f"imgconv: note: {note}", err=True)
 
     try:
         if scales is None:
             scores = match_template(pixels, tpixels, mask=mask)
             matches = find_matches(scores, tpixels.shape, max_matches=max_matches,
                                    threshold=threshold, min_distance=min_distance)
-            map_template = tpixels
+            map_shape = tpixels.shape
         else:
             matches = match_multiscale(pixels, tpixels, scales, mask=mask,
                                        max_matches=max_matches, threshold=threshold,
                                        min_distance=min_distance)
-            scores = map_template = None
+            scores = map_shape = None
             if scores_path or heatmap_path:
-                best = matches[0].scale if matches else min(scales, key=lambda s: abs(s - 1))
-                map_template, map_mask = resize_template(tpixels, best, mask)
-                scores = match_template(pixels, map_template, mask=map_mask)
+                scores, map_shape = scores_at_best_scale(pixels, tpixels, scales, matches, mask=mask)
     except MatchError as exc:
         raise MatchError(exc.message, path=template) from None
 
     if scores_path:
         write_image(scores_path, scores, depth="float")
     if heatmap_path:
-        write_image(heatmap_path, render.heatmap(scores, pixels.shape, map_template.shape))
+        write_image(heatmap_path, render.heatmap(scores, pixels.shape, map_shape))
     if annotate_path:
         write_image(annotate_path, render.annotate(pixels, matches), like=picture, depth=8)
 
@@ -149,24 +144,9 @@ def _refuse_overwriting_inputs(inputs, outputs):
                 raise ImageWriteError("output would overwrite an input of this run", path=out)
 
 
-def _without_alpha(picture):
-    """The picture's pixels without alpha; grey+alpha becomes H x W."""
-    pixels = picture.pixels
-    if picture.has_alpha:
-        pixels = pixels[:, :, :-1]
-    if pixels.ndim == 3 and pixels.shape[2] == 1:
-        pixels = pixels[:, :, 0]
-    return pixels
-
-
-def _mask_pixels(picture):
-    """Mask values: the alpha channel when there is one, else the pixels."""
-    return picture.pixels[:, :, -1] if picture.has_alpha else picture.pixels
-
-
 def _table(image, template, image_shape, template_shape, matches, scales):
-    lines = [f"image {image} ({image_shape[1]}x{image_shape[0]}), "
-             f"template {template} ({template_shape[1]}x{template_shape[0]})"]
+    lines = [(f"image {image} ({image_shape[1]}x{image_shape[0]}), "
+              f"template {template} ({template_shape[1]}x{template_shape[0]})")]
     header = f"{'#':>3} {'x':>6} {'y':>6} {'score':>8} {'cx':>10} {'cy':>10}"
     lines.append(header + (f" {'scale':>7}" if scales is not None else ""))
     for k, m in enumerate(matches, 1):
