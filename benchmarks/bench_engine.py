@@ -57,7 +57,8 @@ def peers():
 
 def compare(img, ks, runs):
     cv2, ndimage = peers()
-    print(f"\n### {img.shape[1]}x{img.shape[0]}x{img.shape[2]} float32, mode reflect, correlation (ms, median of {runs})\n")
+    h, w, c = img.shape
+    print(f"\n### {w}x{h}x{c} float32, mode reflect, correlation (ms, median of {runs})\n")
     print("| kernel | imgconv auto | method | OpenCV filter2D | scipy.ndimage | imgconv/OpenCV | imgconv/ndimage |")
     print("|---|---|---|---|---|---|---|")
     for name, k in ks.items():
@@ -69,7 +70,8 @@ def compare(img, ks, runs):
             t_nd = timeit(lambda: [ndimage.correlate(img[..., c], k, mode="reflect") for c in range(img.shape[2])], 1)
         r = lambda a, b: "—" if b is None else f"{a / b:.2f}"  # noqa: E731
         f = lambda t: "—" if t is None else f"{t:.0f}"  # noqa: E731
-        print(f"| {name} | {t_ic:.0f} | {plan.method} | {f(t_cv)} | {f(t_nd)} | {r(t_ic, t_cv)} | {r(t_ic, t_nd)} |", flush=True)
+        print(f"| {name} | {t_ic:.0f} | {plan.method} | {f(t_cv)} | {f(t_nd)} | {r(t_ic, t_cv)} | {r(t_ic, t_nd)} |",
+              flush=True)
 
 
 def cpu_ms(fn, runs):

@@ -32,6 +32,7 @@ _API = {
     "prepare_match": "imgconv.match",
     "deconvolve": "imgconv.deconvolve",
     "ImgconvError": "imgconv.errors",
+    "EngineError": "imgconv.errors",
     "KernelError": "imgconv.errors",
     "ImageReadError": "imgconv.errors",
     "ImageWriteError": "imgconv.errors",

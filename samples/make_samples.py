@@ -7,9 +7,8 @@ Run from the repository root with scikit-image installed:
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 import skimage.data
+from PIL import Image
 
 from imgconv.imageio import write_image
 

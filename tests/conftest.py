@@ -1,5 +1,6 @@
 """Shared fixtures: real photographs (from samples/ when present, else scikit-image's data)."""
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # `python -m imgconv` in subprocesses must import the installed package, not the checkout
 # beside the current folder
 os.environ["PYTHONSAFEPATH"] = "1"
+# helper modules of the tests (tasks that worker processes import by name); appended, so the
+# installed imgconv still comes first
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.append(str(Path(__file__).resolve().parent))
 SAMPLES = ROOT / "samples"
 
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from batch_tasks import DiesOn, Stubborn, Unloadable
 from PIL import Image
 
 from imgconv.batch import Job, plan_jobs, run_jobs
 from imgconv.errors import ImgconvError
-
 
 
 def imgconv(*args):
@@ -236,20 +236,6 @@ def test_sigterm_stops_even_a_stuck_image(tmp_path, many):
     interrupt_and_resume(tmp_path, many, signal.SIGTERM, extra_inputs=[stuck])
 
 
-class Stubborn:
-    """A task that leaves a temporary beside its output and ignores interrupts (a C loop would)."""
-
-    def __call__(self, job):
-        Path(job.dst).parent.joinpath(f".{Path(job.dst).name}.abc123.tmp").write_bytes(b"partial")
-        end = time.monotonic() + 60
-        while time.monotonic() < end:
-            try:
-                time.sleep(0.05)
-            except KeyboardInterrupt:
-                continue
-        return []
-
-
 def test_stuck_workers_are_killed_and_their_temporaries_removed(tmp_path):
     jobs = [Job(tmp_path / f"{i}.png", tmp_path / "out" / f"{i}.png") for i in range(6)]
     (tmp_path / "out").mkdir()
@@ -270,19 +256,6 @@ def test_stuck_workers_are_killed_and_their_temporaries_removed(tmp_path):
     assert list((tmp_path / "out").iterdir()) == []
 
 
-class DiesOn:
-    """A task whose worker process dies on one file (as the kernel's OOM killer would do)."""
-
-    def __init__(self, name):
-        self.name = name
-
-    def __call__(self, job):
-        if Path(job.src).name == self.name:
-            os._exit(9)
-        Path(job.dst).write_text("ok")
-        return []
-
-
 def test_a_dead_worker_fails_its_image_and_the_rest_go_on(tmp_path):
     jobs = [Job(tmp_path / f"{i}.png", tmp_path / f"{i}.out") for i in range(8)]
     summary = run_jobs(jobs, DiesOn("3.png"), workers=2)
@@ -291,6 +264,13 @@ def test_a_dead_worker_fails_its_image_and_the_rest_go_on(tmp_path):
     assert all("worker process died" in reason for _, reason in summary.failed)
     assert summary.done + len(summary.failed) == 8 and summary.done >= 4
     assert all((tmp_path / f"{i}.out").exists() for i in range(8) if str(tmp_path / f"{i}.png") not in failed)
+
+
+def test_workers_that_cannot_load_the_task_name_the_cause_once(tmp_path):
+    jobs = [Job(tmp_path / f"{i}.png", tmp_path / f"{i}.out") for i in range(8)]
+    summary = run_jobs(jobs, Unloadable(), workers=2)
+    assert summary.done == 0 and len(summary.failed) == 8 and not summary.interrupted
+    assert all('if __name__ == "__main__":' in reason for _, reason in summary.failed)
 
 
 # ---------------------------------------------------------------- Dask

@@ -1,13 +1,14 @@
 """The convolution engine against SciPy, and the properties the maths promises."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import ndimage
 
 import imgconv
-from imgconv.settings import numba_installed, use
 from imgconv.errors import EngineError
+from imgconv.settings import numba_installed, use
 
 MODES = ["reflect", "mirror", "nearest", "wrap", "constant"]
 METHODS = ["direct", "separable", "fft"]

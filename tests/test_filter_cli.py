@@ -9,7 +9,6 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 

@@ -35,9 +35,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from imgconv import imageio, kernels
-from imgconv.kernels import files as kernel_files
 from imgconv.errors import KernelError
 from imgconv.kernels import Kernel, load_kernel
+from imgconv.kernels import files as kernel_files
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -630,6 +630,7 @@ _SLOW_WRITER = """
 import sys, time
 from pathlib import Path
 from imgconv import imageio
+from imgconv.cli import run
 
 def slow(fp, *args, **kwargs):
     fp.write(b"\\x89PNG\\r\\n\\x1a\\n half a picture")

@@ -1,6 +1,5 @@
 """Tests for imgconv.kernels: presets, parameters, kernel files, inline matrices, the CLI."""
 import dataclasses
-import os
 import subprocess
 import sys
 from fractions import Fraction

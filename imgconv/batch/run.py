@@ -170,6 +170,11 @@ def _interrupt_job(signum, frame):
         raise KeyboardInterrupt
 
 
+WORKERS_CANNOT_START = ("the worker processes died before finishing any image: from a Python script, call "
+                        "run_jobs under `if __name__ == \"__main__\":` and define the task in an importable "
+                        "module (the workers import them); else out of memory or killed")
+
+
 def _run_pool(jobs, fn, workers, record):
     """Run the jobs in ``workers`` processes with a short queue (bounded memory, quick stop)."""
     from concurrent.futures import FIRST_COMPLETED, wait
@@ -177,6 +182,7 @@ def _run_pool(jobs, fn, workers, record):
 
     queue = iter(jobs)
     pool, pending = _start_pool(workers), {}
+    finished_any = False
     try:
         while True:
             for job in itertools.islice(queue, 2 * workers - len(pending)):
@@ -184,18 +190,26 @@ def _run_pool(jobs, fn, workers, record):
             if not pending:
                 break
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
+            # finished images first: a dead worker's futures arrive with them
+            for fut in sorted(done, key=lambda f: isinstance(f.exception(), BrokenProcessPool)):
                 job, owner = pending.pop(fut)
-                if isinstance(fut.exception(), BrokenProcessPool):
-                    # a worker died (killed, out of memory): the pool cannot tell for which
-                    # image, so each image then in flight is reported, and a new pool goes on
-                    record(job, (f"{job.src}: a worker process died while this image was in flight "
-                                 "(out of memory?)", []))
-                    if owner is pool:
-                        pool.shutdown(wait=True)
-                        pool = _start_pool(workers)
+                if not isinstance(fut.exception(), BrokenProcessPool):
+                    finished_any = True
+                    record(job, fut.result())
                     continue
-                record(job, fut.result())
+                if not finished_any:
+                    # the workers died before finishing anything: they cannot run this task at all
+                    for other in [job, *(j for j, _ in pending.values()), *queue]:
+                        record(other, (f"{other.src}: {WORKERS_CANNOT_START}", []))
+                    pending.clear()
+                    break
+                # a worker died (killed, out of memory): the pool cannot tell for which image, so
+                # each image then in flight is reported, and a new pool goes on
+                record(job, (f"{job.src}: a worker process died while this image was in flight "
+                             "(out of memory or killed?)", []))
+                if owner is pool:
+                    pool.shutdown(wait=True)
+                    pool = _start_pool(workers)
     except BaseException:
         _stop_pool(pool, {fut: job for fut, (job, _) in pending.items()}, record)
         raise

@@ -5,7 +5,7 @@ Each command lives in its own module (``filter_cmd``, ``kernels_cmd``,
 only Click at load time; the library (NumPy, SciPy, Pillow) is imported inside
 the command functions so that ``imgconv --help`` answers fast.
 
-Exit codes (SPEC.md): 0 success, 1 ``match`` found nothing, 2 bad usage or
+Exit codes: 0 success, 1 ``match`` found nothing, 2 bad usage or
 invalid input, 3 some inputs of a multi-input run failed.
 """
 import sys
@@ -58,17 +58,24 @@ def main():
     """
 
 
-def fail(message, code=2):
+def fail(message, code=2, prefix="imgconv: error: "):
     """Print one ``imgconv: error:`` line on stderr and exit with ``code``."""
-    click.echo(f"imgconv: error: {message}", err=True)
+    click.echo(f"{prefix}{message}", err=True)
     sys.exit(code)
 
 
 def run(argv=None):
-    """Console-script entry: run ``main`` and turn library errors into one line + exit 2."""
+    """Console-script entry: run ``main`` and turn every outcome into its exit code and at most
+    one line on stderr (user errors 2, interrupts 130, bugs 70)."""
+    import os
+    import signal
+    import threading
+
     from imgconv.errors import ImgconvError
     from imgconv.settings import LOAD_MS, use
 
+    if threading.current_thread() is threading.main_thread():  # SIGTERM stops like Ctrl-C
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with use(load_ms=LOAD_MS):  # a one-off command pays for loading the compiled loops
             rv = main.main(args=argv, prog_name="imgconv", standalone_mode=False)
@@ -87,4 +94,17 @@ def run(argv=None):
         sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
+    except Exception as exc:  # a bug: one line, the traceback only on request
+        if os.environ.get("IMGCONV_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        fail(f"internal error: {type(exc).__name__}: {first} (please report this; IMGCONV_DEBUG=1 shows the "
+             "traceback)", 70, prefix="imgconv: ")
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

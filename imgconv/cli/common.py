@@ -29,14 +29,20 @@ class FiniteFloat(click.ParamType):
 FINITE = FiniteFloat()
 
 
-def output_options(fn):
+def output_options(default_name):
+    """The shared output options (see :func:`_output_options`), with ``-o``'s help naming the
+    command's default output, e.g. ``"<stem>.<kernel>.<ext>"``."""
+    return lambda fn: _output_options(fn, default_name)
+
+
+def _output_options(fn, default_name):
     """``-o``, ``--overwrite``/``--skip-existing``, ``--depth``, ``--format``, ``--quality``,
     ``-r``, ``--glob``, ``-j``, ``--scheduler``, ``--max-pixels``, ``--quiet``: declared once for every
     writing command."""
     options = [
         click.option("-o", "--output", type=click.Path(dir_okay=True, allow_dash=True),
                      help="Output file (one input) or folder (several inputs or a folder). "
-                          "Default: beside the input as <stem>.<kernel>.<ext>."),
+                          f"Default: beside the input as {default_name}."),
         click.option("--overwrite", is_flag=True, help="Replace existing outputs (and allow writing over an input)."),
         click.option("--skip-existing", is_flag=True, help="Skip inputs whose output exists already (resume a run)."),
         click.option("--depth", type=click.Choice(DEPTHS),
@@ -44,8 +50,10 @@ def output_options(fn):
         click.option("--format", "fmt", metavar="EXT", help="Output extension for folder runs, e.g. png, tif, jpg."),
         click.option("--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality, 1-100."),
         click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders of folder inputs."),
-        click.option("--glob", "glob_pattern", metavar="PATTERN", help="Only files matching PATTERN in folders, e.g. '*.png'."),
-        click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Parallel worker processes (default: usable cores)."),
+        click.option("--glob", "glob_pattern", metavar="PATTERN",
+                     help="Only files matching PATTERN in folders, e.g. '*.png'."),
+        click.option("-j", "--jobs", type=click.IntRange(1, 256),
+                     help="Parallel worker processes (default: usable cores)."),
         click.option("--scheduler", metavar="ADDRESS",
                      help="Run on a Dask cluster (tcp://host:8786; needs imgconv[dask]); "
                           "paths must be valid on its workers."),

@@ -20,7 +20,7 @@ from imgconv.cli.common import FiniteFloat, output_options, output_settings, run
                    "the image's noise); richardson-lucy: total-variation damping (default 0 = none).")
 @click.option("--iterations", type=click.IntRange(1, 10000), default=30, show_default=True,
               help="richardson-lucy iterations: more = sharper, but noise grows.")
-@output_options
+@output_options("<stem>.deconv.<ext>")
 @click.pass_context
 def command(ctx, inputs, psf_spec, method, balance, iterations,
             output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs, scheduler,

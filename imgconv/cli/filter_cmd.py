@@ -24,7 +24,7 @@ from imgconv.cli.common import FINITE, output_options, output_settings, run_batc
 @click.option("--channels", type=click.Choice(CHANNELS), default="all", show_default=True,
               help="all: each colour channel; gray: convert to grey first; luma: filter Y of YCbCr only.")
 @click.option("--explain", is_flag=True, help="Print the method chosen for each kernel (to stderr).")
-@output_options
+@output_options("<stem>.<kernel>.<ext>")
 @click.pass_context
 def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scale, offset, channels, explain,
             output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs, scheduler,
