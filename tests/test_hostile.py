@@ -232,7 +232,7 @@ def _deny(monkeypatch, module, target):
 
 
 def test_image_without_read_permission(cli, work, monkeypatch):
-    _deny(monkeypatch, imageio, work / "good.png")
+    _deny(monkeypatch, imageio.reading, work / "good.png")
     before = snapshot(work)
     code, _, err = cli("filter", work / "good.png", "-k", "blur")
     assert_refused(code, err, "good.png", before=before, folder=work)
@@ -508,7 +508,7 @@ def test_unwritable_output_folder(cli, work, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(imageio.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(imageio.atomic.tempfile, "mkstemp", refuse)
     before = snapshot(work)
     code, _, err = cli("filter", work / "good.png", "-k", "blur", "-o", work / "out.png")
     assert_refused(code, err, "out.png", before=before, folder=work)
@@ -618,7 +618,7 @@ def test_interrupt_mid_write_leaves_nothing(cli, work, monkeypatch):
         fp.write(b"\x89PNG\r\n\x1a\n half a picture")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(imageio, "_encode", interrupted)
+    monkeypatch.setattr(imageio.writing, "_encode", interrupted)
     before = snapshot(work)
     code, _, err = cli("filter", work / "good.png", "-k", "blur", "-o", work / "out.png")
     assert code == 130 and "Traceback" not in err
@@ -629,7 +629,7 @@ def test_interrupt_mid_write_leaves_nothing(cli, work, monkeypatch):
 _SLOW_WRITER = """
 import sys, time
 from pathlib import Path
-from imgconv import imageio
+from imgconv.imageio import writing
 from imgconv.cli import run
 
 def slow(fp, *args, **kwargs):
@@ -638,7 +638,7 @@ def slow(fp, *args, **kwargs):
     Path(sys.argv[1]).write_text("writing")
     time.sleep(60)
 
-imageio._encode = slow
+writing._encode = slow
 run(sys.argv[2:])
 """
 

@@ -3,6 +3,7 @@
 import io
 import os
 import struct
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageCms, ImageFile, ImageOps
@@ -26,7 +28,8 @@ from imgconv.imageio import (
     write_image,
 )
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
 RNG = np.random.default_rng(20240611)
 
 
@@ -263,6 +266,177 @@ def test_16bit_sample_reads_with_16bit_precision():
     assert np.count_nonzero(steps) > 0.5 * steps.size  # not 8-bit values scaled by 257
 
 
+@pytest.mark.parametrize("kind", ["PNG RGB", "PNG RGBA", "PNG grey+alpha", "TIFF RGB", "TIFF RGBA",
+                                  "TIFF RGB big-endian", "TIFF RGB deflate"])
+def test_pillow_16bit_colour_trick_still_works(kind):
+    """imageio/pillow16.py decodes 16-bit colour through Pillow's private tile raw modes."""
+    import PIL
+
+    from imgconv.imageio.pillow16 import decode_16bit_colour
+    from imgconv.imageio.png16 import png16_bytes
+
+    channels = {"RGBA": 4, "grey+alpha": 2}.get(kind.split()[1], 3)
+    samples = RNG.integers(0, 65536, (19, 23, channels)).astype(np.uint16)
+    if kind.startswith("PNG"):
+        data = png16_bytes(samples)
+    else:
+        buffer = io.BytesIO()
+        tifffile.imwrite(buffer, samples, photometric="rgb", byteorder=">" if "big" in kind else "<",
+                         compression="zlib" if "deflate" in kind else None)
+        data = buffer.getvalue()
+    with Image.open(io.BytesIO(data)) as im:
+        decoded = decode_16bit_colour(im, io.BytesIO(data))
+    assert decoded is not None and np.array_equal(decoded, samples), (
+        f"Pillow {PIL.__version__} no longer gives exact 16-bit {kind} samples through the "
+        "raw-mode trick in imgconv/imageio/pillow16.py: Pillow's tiles or raw modes changed")
+
+
+def _pillow_oriented(samples, orientation):
+    """What ImageOps.exif_transpose does to each channel (as a 16-bit grey Pillow image)."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    channels = []
+    for c in range(samples.shape[2]):
+        image = Image.fromarray(samples[:, :, c])
+        image.info["exif"] = exif.tobytes()
+        channels.append(np.asarray(ImageOps.exif_transpose(image)))
+    return np.dstack(channels)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("extension", [".png", ".tif"])
+def test_exif_orientation_of_16bit_colour_matches_pillow(orientation, extension):
+    """The pixels that have no Pillow image (16-bit colour PNG, TIFFs read by tifffile)."""
+    samples = RNG.integers(0, 65536, (5, 8, 3)).astype(np.uint16)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    if extension == ".png":
+        raw = np.hstack([np.zeros((5, 1), np.uint8), samples.astype(">u2").reshape(5, -1).view(np.uint8)])
+        data = png_from_raw(8, 5, 16, 2, raw.tobytes(), extra=png_chunk(b"eXIf", exif.tobytes()[6:]))
+    else:
+        buffer = io.BytesIO()
+        tifffile.imwrite(buffer, samples, photometric="rgb", extratags=[(274, 3, 1, orientation, False)])
+        data = buffer.getvalue()
+    picture = read_image(data)
+    np.testing.assert_array_equal(to_integer(picture.pixels, 65535), _pillow_oriented(samples, orientation))
+
+
+# --------------------------------------------------------------------------- TIFF through tifffile
+
+
+TIFF_CASES = [  # what imgconv writes: (channels, depth, how Pillow opens it, or None: it cannot)
+    (1, 8, "L"), (2, 8, "LA"), (3, 8, "RGB"), (4, 8, "RGBA"),
+    (1, 16, "I;16"), (3, 16, "RGB"), (4, 16, "RGBA"), (1, "float", "F"),
+]
+
+
+@pytest.mark.parametrize("channels, depth, pillow_mode", TIFF_CASES)
+def test_tiff_output_reads_back_exactly_everywhere(channels, depth, pillow_mode, tmp_path):
+    shape = (17, 21) if channels == 1 else (17, 21, channels)
+    if depth == "float":
+        stored = RNG.normal(0, 3, shape).astype(np.float32)
+    else:
+        stored = RNG.integers(0, 2**depth, shape).astype(np.uint8 if depth == 8 else np.uint16)
+    profile = srgb_profile() if channels >= 3 else None
+    like = Picture(np.zeros(shape, np.float32), icc_profile=profile, dpi=(300.0, 72.5))
+    write_image(tmp_path / "x.tif", stored, depth=depth, like=like)
+
+    picture = read_image(tmp_path / "x.tif")
+    assert picture.depth == (32 if depth == "float" else depth)
+    assert picture.icc_profile == profile and picture.dpi == (300.0, 72.5)
+    back = picture.pixels if depth == "float" else to_integer(picture.pixels, 2**depth - 1)
+    np.testing.assert_array_equal(back, stored)
+
+    with tifffile.TiffFile(tmp_path / "x.tif") as tif:
+        page = tif.pages.first
+        np.testing.assert_array_equal(page.asarray(), stored)
+        assert page.asarray().dtype == stored.dtype and len(tif.pages) == 1
+        assert page.compression == 1 and page.tags.valueof(296) == 2  # uncompressed; inches
+        assert page.extrasamples == ((2,) if channels in (2, 4) else ())  # unassociated alpha
+        assert page.tags.valueof(34675) == profile
+
+    with Image.open(tmp_path / "x.tif") as im:
+        assert im.mode == pillow_mode
+        assert im.info.get("icc_profile") == profile and im.info["dpi"] == pytest.approx((300, 72.5))
+        if not (depth == 16 and channels > 1):  # Pillow has no 16-bit colour mode
+            np.testing.assert_array_equal(np.asarray(im), stored)
+
+
+def test_tiff_without_dpi_reads_back_without_dpi(tmp_path):
+    write_image(tmp_path / "x.tif", np.zeros((3, 4, 3)), depth=16)
+    assert read_image(tmp_path / "x.tif").dpi is None
+
+
+def _tifffile_bytes(data, **options):
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, data, **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("case", ["float32 RGB", "float32 RGBA", "float64 grey", "float16 grey",
+                                  "16-bit grey+alpha", "16-bit planar RGB", "8-bit planar RGB",
+                                  "int16 grey", "int16 RGB", "uint32 grey", "16-bit RGB big-endian",
+                                  "float32 RGB tiled deflate"])
+def test_tiffs_pillow_cannot_read_exactly_are_read_exactly(case):
+    kind, layout = case.split(" ", 1)
+    dtype = {"16-bit": np.uint16, "8-bit": np.uint8}.get(kind, kind)
+    channels = 2 if "alpha" in layout and "grey" in layout else 4 if "RGBA" in layout else (
+        3 if "RGB" in layout else 1)
+    shape = (13, 17) if channels == 1 else (13, 17, channels)
+    if np.dtype(dtype).kind == "f":
+        values = RNG.normal(0, 3, shape).astype(dtype)
+    else:
+        values = RNG.integers(0, {np.uint8: 256, "int16": 32768}.get(dtype, 65536), shape).astype(dtype)
+    options = {"photometric": "rgb" if channels >= 3 else "minisblack"}
+    if channels in (2, 4):
+        options.update(planarconfig="contig", extrasamples=["unassalpha"])
+    if "planar" in layout:
+        options["planarconfig"] = "separate"
+    if "big-endian" in layout:
+        options["byteorder"] = ">"
+    if "tiled" in layout:
+        options.update(tile=(16, 16), compression="zlib")
+    stored = np.moveaxis(values, -1, 0) if "planar" in layout else values
+    picture = read_image(_tifffile_bytes(stored, **options))
+    assert picture.format == "TIFF" and picture.has_alpha == (channels in (2, 4))
+    if np.dtype(dtype).kind == "f":
+        assert picture.depth == 32
+        np.testing.assert_array_equal(picture.pixels, values.astype(np.float32))
+    else:
+        maxval = 255 if dtype == np.uint8 else 65535
+        assert picture.depth == (8 if dtype == np.uint8 else 16)
+        np.testing.assert_array_equal(to_integer(picture.pixels, maxval), values)
+
+
+def test_signed_tiff_with_negative_values_is_refused():
+    data = _tifffile_bytes(np.array([[-1, 5]], np.int16), photometric="minisblack")
+    with pytest.raises(ImageReadError, match="16-bit integer pixels \\(-1..5\\) outside 0..65535"):
+        read_image(data)
+
+
+def test_tiff_size_limit_is_checked_before_decoding(tmp_path):
+    data = _tifffile_bytes(np.zeros((100, 120, 3), np.float32), photometric="rgb")
+    with pytest.raises(ImageReadError, match="120 x 100 = 12000 pixels exceeds the limit of 11999"):
+        read_image(data, max_pixels=11999)
+    (tmp_path / "f.tif").write_bytes(data)
+    assert imageio.probe_shape(tmp_path / "f.tif") == (100, 120, 3)  # Pillow cannot open it
+
+
+def test_tiff_that_tifffile_remarks_on_is_read_by_pillow_quietly(tmp_path):
+    """tifffile logs its remarks on odd tags; they are not printed, and Pillow reads the file."""
+    data = bytearray(_tifffile_bytes(np.full((4, 5), 7, np.uint8), photometric="minisblack",
+                                     software="imgconv", metadata=None))
+    with tifffile.TiffFile(io.BytesIO(bytes(data))) as tif:
+        offset = tif.pages.first.tags[305].offset
+    data[offset + 2:offset + 4] = struct.pack("<H", 99)  # an unknown data type for Software
+    (tmp_path / "odd.tif").write_bytes(bytes(data))
+    script = ("import sys, numpy as np; from imgconv.imageio import read_image; "
+              "p = read_image(sys.argv[1]); assert np.all(p.pixels == np.float32(7 / 255)), p")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "odd.tif")], check=False,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
 # --------------------------------------------------------------------------- depth rules
 
 
@@ -314,6 +488,43 @@ def test_integer_npy(depth, dtype, tmp_path):
     assert stored.dtype == dtype
     np.testing.assert_array_equal(stored, to_integer(pixels, np.iinfo(dtype).max))
     assert read_image(tmp_path / "i.npy").depth == depth
+
+
+def test_read_npy_takes_paths_and_files_and_refuses_from_the_header(tmp_path):
+    from imgconv.errors import KernelError
+    from imgconv.imageio import read_npy
+
+    array = RNG.random((3, 4))
+    np.save(tmp_path / "a.npy", array)
+    np.testing.assert_array_equal(read_npy(tmp_path / "a.npy", ndims={2}), array)
+    with open(tmp_path / "a.npy", "rb") as handle:
+        np.testing.assert_array_equal(read_npy(handle, max_elements=12), array)
+    with pytest.raises(KernelError, match="a.npy: a 2-D array \\(shape \\(3, 4\\)\\) where 1 or 3-D"):
+        read_npy(tmp_path / "a.npy", ndims={1, 3}, error=KernelError)
+    with pytest.raises(ImageReadError, match="too large \\(12 elements; at most 11\\)"):
+        read_npy(tmp_path / "a.npy", max_elements=11)
+    seen = []
+
+    def check(shape, dtype):
+        seen.append((shape, dtype))
+        raise ImageReadError("refused by the caller", "k.npy")
+
+    with pytest.raises(ImageReadError, match="refused by the caller"):
+        read_npy(tmp_path / "a.npy", check=check)
+    assert seen == [((3, 4), np.dtype(np.float64))]
+
+    start = time.perf_counter()  # 80 GB declared, 8 bytes present: refused before any allocation
+    with pytest.raises(ImageReadError, match="truncated .npy data \\(8 of the 80000000000 bytes"):
+        read_npy(io.BytesIO(_npy_header("<f8", (100_000, 100_000)) + b"\x00" * 8))
+    assert time.perf_counter() - start < 1.0
+    with pytest.raises(ImageReadError, match="Python objects are refused"):
+        read_npy(io.BytesIO(_npy_header("|O", (2, 2)) + b"\x80\x04N." * 4))
+    with pytest.raises(ImageReadError, match="unsupported .npy format version 4.0"):
+        read_npy(io.BytesIO(b"\x93NUMPY\x04\x00" + _npy_bytes(array)[8:]))
+    with pytest.raises(ImageReadError, match="cannot read .npy"):
+        read_npy(io.BytesIO(b"not an array at all"))
+    with pytest.raises(ImageReadError, match="missing.npy: cannot open"):
+        read_npy(tmp_path / "missing.npy")
 
 
 # --------------------------------------------------------------------------- other formats
@@ -517,7 +728,7 @@ def test_permission_denied(monkeypatch, tmp_path):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(imageio, "open", refuse, raising=False)
+    monkeypatch.setattr(imageio.reading, "open", refuse, raising=False)
     with pytest.raises(ImageReadError, match="permission denied"):
         read_image(target)
 
@@ -677,7 +888,7 @@ def test_interrupt_during_write_cleans_up_and_propagates(monkeypatch, tmp_path):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(imageio, "_png16_bytes", interrupted)
+    monkeypatch.setattr(imageio.writing, "png16_bytes", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_image(tmp_path / "x.png", np.zeros((4, 4, 3)), depth=16)
     assert os.listdir(tmp_path) == []
@@ -693,7 +904,7 @@ def test_unwritable_places_are_refused(monkeypatch, tmp_path):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(imageio.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(imageio.atomic.tempfile, "mkstemp", refuse)
     with pytest.raises(ImageWriteError, match="Permission denied"):
         write_image(tmp_path / "x.png", np.zeros((2, 2)))
 
