@@ -446,7 +446,7 @@ def _npy_header(shape, descr="<f8"):
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda p: np.save(p, np.array([[1, None]], dtype=object)), "object (pickled) arrays are not allowed"),
+        (lambda p: np.save(p, np.array([[1, None]], dtype=object)), "Python objects are refused"),
         (lambda p: np.save(p, np.ones((2, 2, 2))), "2-D matrix (got 3-D"),
         (lambda p: np.save(p, np.ones(3)), "2-D matrix (got 1-D"),
         (lambda p: np.save(p, np.ones((2, 2), complex)), "real numbers"),
@@ -455,13 +455,13 @@ def _npy_header(shape, descr="<f8"):
         (lambda p: np.save(p, np.array([[1.0, np.nan]])), "finite"),
         (lambda p: np.save(p, np.array([[1.0, np.inf]])), "finite"),
         (lambda p: np.save(p, np.zeros((1, 2), dtype=[("a", "f4"), ("b", "f4")])), "real numbers"),
-        (lambda p: p.write_bytes(b"not a numpy file at all"), "not a valid .npy"),
-        (lambda p: p.write_bytes(b""), "not a valid .npy"),
+        (lambda p: p.write_bytes(b"not a numpy file at all"), "cannot read .npy"),
+        (lambda p: p.write_bytes(b""), "cannot read .npy"),
         (lambda p: p.write_bytes(_npy_header((4, 4)) + b"\0" * 16), "truncated"),
         (lambda p: p.write_bytes(_npy_header((5000, 5000)) + b"\0" * 16), "kernel too large"),
         (lambda p: p.write_bytes(_npy_header((10**12, 10**12)) + b"\0" * 16), "kernel too large"),
-        (lambda p: p.write_bytes(_npy_header((2, 2), descr="|O")), "object (pickled)"),
-        (lambda p: p.write_bytes(_npy_header((2, 2), descr="<zz9")), "not a valid .npy"),
+        (lambda p: p.write_bytes(_npy_header((2, 2), descr="|O")), "Python objects are refused"),
+        (lambda p: p.write_bytes(_npy_header((2, 2), descr="<zz9")), "cannot read .npy"),
     ],
 )
 def test_npy_errors(tmp_path, make, message):
