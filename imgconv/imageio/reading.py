@@ -176,12 +176,17 @@ def _open_source(source):
         raise ImageReadError("is a directory, not an image file", path)
     try:
         return path, open(path, "rb")
-    except FileNotFoundError:
-        raise ImageReadError("no such file", path) from None
-    except PermissionError:
-        raise ImageReadError("permission denied", path) from None
     except OSError as exc:
-        raise ImageReadError(f"cannot open: {exc.strerror or exc}", path) from None
+        raise _open_failure(exc, path) from None
+
+
+def _open_failure(exc, path):
+    """The ImageReadError for an OSError from opening ``path``."""
+    if isinstance(exc, FileNotFoundError):
+        return ImageReadError("no such file", path)
+    if isinstance(exc, PermissionError):
+        return ImageReadError("permission denied", path)
+    return ImageReadError(f"cannot open: {exc.strerror or exc}", path)
 
 
 def _read_npy(fp, label, max_pixels):
