@@ -76,6 +76,19 @@ def apply_kernel(pixels, kernel, *, mode="reflect", cval=0.0, method="auto", cor
         kernel = kernel.normalized()
     results = [convolve(pixels, m, mode=mode, cval=cval, method=method, correlate=correlate)
                for m in kernel.matrices]
+    return combine_results(kernel, results)
+
+
+def combine_results(kernel, results):
+    """One result from the results of each of ``kernel``'s matrices: its combine rule, then
+    its scale and offset (float32; element by element, so a strip of rows combines alike).
+
+    Examples
+    --------
+    >>> from imgconv.kernels import load_kernel
+    >>> combine_results(load_kernel("sobel"), [np.float32([3.0]), np.float32([4.0])])
+    array([5.], dtype=float32)
+    """
     if kernel.combine == "magnitude":
         out = np.sqrt(sum(r * r for r in results))
     elif kernel.combine == "max":

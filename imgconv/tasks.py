@@ -32,30 +32,48 @@ class OutputOptions:
     """How every task reads its input and writes its result.
 
     ``depth`` is 8, 16, ``"float"`` or None (the input's); ``format`` an extension for
-    stdout (a file's own extension names its format); ``max_pixels`` the read limit.
+    stdout (a file's own extension names its format); ``max_pixels`` the read limit;
+    ``max_memory`` the bytes one image's working set may take (None: a safe share of the
+    memory available, :func:`imgconv.stream.job.memory_budget`).
     """
 
     depth: object = None
     quality: int = None
     format: str = None
     max_pixels: int = None
+    max_memory: int = None
 
 
 def read_input(job, output):
-    """Read ``job.src`` as a :class:`imgconv.imageio.Picture` within ``output.max_pixels``."""
-    from imgconv.imageio import read_image
+    """Read ``job.src`` as a :class:`imgconv.imageio.Picture` within ``output.max_pixels`` (and
+    standard input within ``output.max_memory`` bytes)."""
+    import sys
 
-    return read_image(job.src, **({} if output.max_pixels is None else {"max_pixels": output.max_pixels}))
+    from imgconv.imageio import DEFAULT_MAX_PIXELS, read_image
+    from imgconv.imageio.stdin import read_stdin
+
+    max_pixels = output.max_pixels or DEFAULT_MAX_PIXELS
+    if str(job.src) == "-" and output.max_memory is not None:
+        data = read_stdin(sys.stdin.buffer, max_pixels=max_pixels, max_bytes=output.max_memory)
+        picture = read_image(data, max_pixels=max_pixels)
+        picture.path = "-"
+        return picture
+    return read_image(job.src, max_pixels=max_pixels)
+
+
+def make_folder(job):
+    """Create the folder ``job.dst`` goes into (mirrored trees under ``-o DIR``)."""
+    from pathlib import Path
+
+    if job.dst != "-":
+        Path(job.dst).parent.mkdir(parents=True, exist_ok=True)
 
 
 def write_result(job, result, picture, output):
     """Write ``result`` to ``job.dst`` atomically, with ``picture``'s metadata and depth."""
-    from pathlib import Path
-
     from imgconv.imageio import write_image
 
-    if job.dst != "-":
-        Path(job.dst).parent.mkdir(parents=True, exist_ok=True)  # mirrored trees under -o DIR
+    make_folder(job)
     write_image(job.dst, result, depth=output.depth, like=picture, quality=output.quality,
                 format=output.format if job.dst == "-" else None)
 
@@ -69,9 +87,17 @@ class FilterTask:
     output: OutputOptions = field(default_factory=OutputOptions)
 
     def __call__(self, job):
+        """Read the header, estimate the working set, then filter in strips
+        (:mod:`imgconv.stream`) or, for options the strips do not implement, whole."""
         from imgconv.filtering import filter_image
+        from imgconv.stream.job import check_whole, filter_in_strips, open_job, streams, whole_picture
 
-        picture = read_input(job, self.output)
+        with open_job(job, self.output) as source:
+            if streams(self.options, has_alpha=source.layout.channels in (2, 4)):
+                make_folder(job)
+                return filter_in_strips(job, source, self.kernels, self.options, self.output)
+            check_whole(source, job.src, self.kernels, self.output)
+            picture = whole_picture(source)
         result = filter_image(picture, self.kernels, **dataclasses.asdict(self.options))
         write_result(job, result, picture, self.output)
         return picture.notes

@@ -560,13 +560,13 @@ def test_output_that_is_not_a_regular_file_is_refused(cli, work):
     assert stat.S_ISFIFO(os.stat(work / "pipe.png").st_mode)
 
 
-def _enospc_save(self, fp, *args, **kwargs):
-    fp.write(b"\x89PNG\r\n\x1a\n half a picture")
+def _enospc_write(self, rows):  # the PNG writer (imgconv's, also for strips) finds the disk full
+    self.fp.write(b" half a picture")
     raise OSError(28, "No space left on device")
 
 
 def test_full_disk_simulated(cli, work, monkeypatch):
-    monkeypatch.setattr(Image.Image, "save", _enospc_save)
+    monkeypatch.setattr(imageio.png16.PngWriter, "write", _enospc_write)
     before = snapshot(work)
     code, _, err = cli("filter", work / "good.png", "-k", "blur", "-o", work / "out.png")
     assert_refused(code, err, "out.png", before=before, folder=work)
@@ -614,11 +614,11 @@ def test_full_disk_on_standard_output(work):
 
 
 def test_interrupt_mid_write_leaves_nothing(cli, work, monkeypatch):
-    def interrupted(fp, *args, **kwargs):
-        fp.write(b"\x89PNG\r\n\x1a\n half a picture")
+    def interrupted(self, rows):
+        self.fp.write(b" half a picture")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(imageio.writing, "_encode", interrupted)
+    monkeypatch.setattr(imageio.png16.PngWriter, "write", interrupted)
     before = snapshot(work)
     code, _, err = cli("filter", work / "good.png", "-k", "blur", "-o", work / "out.png")
     assert code == 130 and "Traceback" not in err
@@ -629,16 +629,16 @@ def test_interrupt_mid_write_leaves_nothing(cli, work, monkeypatch):
 _SLOW_WRITER = """
 import sys, time
 from pathlib import Path
-from imgconv.imageio import writing
+from imgconv.imageio import png16
 from imgconv.cli import run
 
-def slow(fp, *args, **kwargs):
-    fp.write(b"\\x89PNG\\r\\n\\x1a\\n half a picture")
-    fp.flush()
+def slow(self, rows):
+    self.fp.write(b" half a picture")
+    self.fp.flush()
     Path(sys.argv[1]).write_text("writing")
     time.sleep(60)
 
-writing._encode = slow
+png16.PngWriter.write = slow
 run(sys.argv[2:])
 """
 

@@ -859,14 +859,19 @@ def test_multipage_tiff_reads_first_page_with_a_note():
 # --------------------------------------------------------------------------- atomic writes
 
 
-def test_failing_save_leaves_no_temporary_and_no_destination(monkeypatch, tmp_path):
+@pytest.mark.parametrize("name", ["x.png", "x.jpg"])  # imgconv's PNG writer, Pillow's JPEG encoder
+def test_failing_save_leaves_no_temporary_and_no_destination(monkeypatch, tmp_path, name):
     def broken_save(self, fp, *args, **kwargs):
         fp.write(b"partial data")
         raise OSError(28, "No space left on device")
 
+    def broken_write(self, rows):
+        broken_save(self, self.fp)
+
     monkeypatch.setattr(Image.Image, "save", broken_save)
+    monkeypatch.setattr(imageio.png16.PngWriter, "write", broken_write)
     with pytest.raises(ImageWriteError, match="No space left"):
-        write_image(tmp_path / "x.png", np.zeros((4, 4)))
+        write_image(tmp_path / name, np.zeros((4, 4)))
     assert os.listdir(tmp_path) == []
 
 

@@ -37,7 +37,7 @@ def output_options(default_name):
 
 def _output_options(fn, default_name):
     """``-o``, ``--overwrite``/``--skip-existing``, ``--depth``, ``--format``, ``--quality``,
-    ``-r``, ``--glob``, ``-j``, ``--scheduler``, ``--max-pixels``, ``--quiet``: declared once for every
+    ``-r``, ``--glob``, ``-j``, ``--scheduler``, ``--max-pixels``, ``--max-memory``, ``--quiet``: declared once for every
     writing command."""
     options = [
         click.option("-o", "--output", type=click.Path(dir_okay=True, allow_dash=True),
@@ -59,6 +59,9 @@ def _output_options(fn, default_name):
                           "paths must be valid on its workers."),
         click.option("--max-pixels", type=click.IntRange(1), help="Refuse images larger than this many pixels "
                      "(decompression-bomb guard; default 2**27 = 134 megapixels)."),
+        click.option("--max-memory", metavar="SIZE", help="Bound each image's working set, e.g. 500M, 2G "
+                     "(default: half the memory available, shared by the workers); images that cannot fit "
+                     "are refused before decoding."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar, summary or notes."),
     ]
     for option in reversed(options):
@@ -66,12 +69,18 @@ def _output_options(fn, default_name):
     return fn
 
 
-def output_settings(depth, quality, fmt, max_pixels):
+def output_settings(depth, quality, fmt, max_pixels, max_memory=None):
     """The :class:`imgconv.tasks.OutputOptions` of the shared output options."""
     from imgconv.choices import parse_depth
     from imgconv.tasks import OutputOptions
 
-    return OutputOptions(depth=parse_depth(depth), quality=quality, format=fmt, max_pixels=max_pixels)
+    memory = None
+    if max_memory is not None:
+        from imgconv.stream.budget import parse_size
+
+        memory = parse_size(max_memory)
+    return OutputOptions(depth=parse_depth(depth), quality=quality, format=fmt, max_pixels=max_pixels,
+                         max_memory=memory)
 
 
 def run_batch(ctx, inputs, task, *, suffix, output, fmt, recursive, glob_pattern, overwrite, skip_existing,

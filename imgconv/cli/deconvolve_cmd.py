@@ -24,7 +24,7 @@ from imgconv.cli.common import FiniteFloat, output_options, output_settings, run
 @click.pass_context
 def command(ctx, inputs, psf_spec, method, balance, iterations,
             output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs, scheduler,
-            max_pixels, quiet):
+            max_pixels, max_memory, quiet):
     """Deconvolve IMAGE files or folders: bring back a picture blurred by a known PSF.
 
     \b
@@ -44,7 +44,7 @@ def command(ctx, inputs, psf_spec, method, balance, iterations,
     single = len(inputs) == 1 and not Path(inputs[0]).is_dir()
     bar = LazyBar(f"deconvolving {Path(inputs[0]).name}") if single and not quiet and sys.stderr.isatty() else None
     task = DeconvolveTask(psf=psf, options=DeconvolveOptions(method=method, balance=balance, iterations=iterations),
-                          output=output_settings(depth, quality, fmt, max_pixels), progress=bar)
+                          output=output_settings(depth, quality, fmt, max_pixels, max_memory), progress=bar)
     try:
         run_batch(ctx, inputs, task, suffix="deconv", output=output, fmt=fmt, recursive=recursive,
                   glob_pattern=glob_pattern, overwrite=overwrite, skip_existing=skip_existing, jobs=jobs,

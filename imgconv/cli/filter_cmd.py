@@ -28,7 +28,7 @@ from imgconv.cli.common import FINITE, output_options, output_settings, run_batc
 @click.pass_context
 def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scale, offset, channels, explain,
             output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs, scheduler,
-            max_pixels, quiet):
+            max_pixels, max_memory, quiet):
     """Filter INPUT images (files, folders, or - for stdin) with kernels.
 
     \b
@@ -48,7 +48,7 @@ def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scal
     options = FilterOptions(mode=mode, cval=cval, method=method, correlate=correlate, normalize=normalize,
                             scale=scale, offset=offset, channels=channels)
     task = FilterTask(kernels=tuple(chain), options=options,
-                      output=output_settings(depth, quality, fmt, max_pixels))
+                      output=output_settings(depth, quality, fmt, max_pixels, max_memory))
     run_batch(ctx, inputs, task, suffix="+".join(k.slug for k in chain), output=output, fmt=fmt,
               recursive=recursive, glob_pattern=glob_pattern, overwrite=overwrite, skip_existing=skip_existing,
               jobs=jobs, scheduler=scheduler, quiet=quiet, label="filtering")

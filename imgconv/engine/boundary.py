@@ -104,15 +104,35 @@ def _fill_padded(out, planes, before, after, mode, cval):
         out[..., top + h:, :] = out[..., rows[top + h:] + top, :]
 
 
-def interleaved_operands(image, kernel_shape, anchor, mode):
+def interleaved_operands(image, kernel_shape, anchor, mode, halo=None):
     """What the compiled loops take: the (H, W, C) image as (H, W*C) interleaved rows, the row
-    and column index maps of the border (``-1`` = cval), and an empty (H, W*C) output."""
+    and column index maps of the border (``-1`` = cval), and an empty output.
+
+    ``halo=(above, below)``: the image is a band of rows of a larger one with ``above`` and
+    ``below`` rows of context (:func:`band_rows`); the output then has only the band's rows."""
     H, W, C = image.shape
     h, w = kernel_shape
     src = np.ascontiguousarray(image, dtype=np.float32).reshape(H, W * C)
-    rows = source_index(H, anchor[0], h - 1 - anchor[0], mode)
+    rows = source_index(H, anchor[0], h - 1 - anchor[0], mode) if halo is None else band_rows(H, h, anchor, halo)
     cols = source_index(W, anchor[1], w - 1 - anchor[1], mode)
-    return src, rows, cols, np.empty((H, W * C), np.float32)
+    return src, rows, cols, np.empty((len(rows) - h + 1, W * C), np.float32)
+
+
+def band_rows(H, h, anchor, halo):
+    """The row map of a band: ``H`` rows holding ``halo = (above, below)`` rows around the band.
+
+    Rows the kernel reaches beyond the context given are ``-1`` (cval): only ``constant`` mode
+    leaves them out (the others give every row of the halo, extended at the image's border).
+
+    Examples
+    --------
+    >>> band_rows(6, 3, (1, 1), (1, 1)), band_rows(5, 3, (1, 1), (0, 1))
+    (array([0, 1, 2, 3, 4, 5]), array([-1,  0,  1,  2,  3,  4]))
+    """
+    above, below = halo
+    rows = np.arange(-anchor[0], H - above - below + h - 1 - anchor[0]) + above
+    rows[(rows < 0) | (rows >= H)] = -1
+    return rows
 
 
 def row_blocks(H):

@@ -10,10 +10,12 @@ from imgconv.engine import _compiled
 from imgconv.engine.boundary import interleaved_operands, row_blocks
 
 
-def correlate_direct(image, kernel, anchor, mode, cval, compiled=None):
+def correlate_direct(image, kernel, anchor, mode, cval, compiled=None, halo=None):
     """Correlate ``image`` (H, W, C) float32 with ``kernel`` (h, w) anchored at ``anchor``.
 
-    ``compiled`` chooses the numba loops (default: when available) or SciPy.
+    ``compiled`` chooses the numba loops (default: when available) or SciPy. ``halo=(above,
+    below)``: the image is a band of rows with that many rows of context on each side (see
+    :mod:`imgconv.engine.rows`); only the band's rows are returned, computed as in the whole image.
 
     Examples
     --------
@@ -27,19 +29,19 @@ def correlate_direct(image, kernel, anchor, mode, cval, compiled=None):
         compiled = _compiled.enabled()
     if compiled:
         loops = _compiled.loops()
-        src, rows, cols, out = interleaved_operands(image, (h, w), anchor, mode)
+        src, rows, cols, out = interleaved_operands(image, (h, w), anchor, mode, halo)
         tap_rows, tap_cols = np.nonzero(kernel)
         if tap_rows.size == 0:  # an all-zero kernel: skip nothing, the result is zero
             tap_rows, tap_cols = np.zeros(1, np.intp), np.zeros(1, np.intp)
         loops.correlate_direct(src, tap_rows.astype(np.int64), tap_cols.astype(np.int64),
                                    kernel[tap_rows, tap_cols].astype(np.float32), h, rows, cols, anchor[1], C,
-                                   np.float32(cval), row_blocks(H), out)
-        return out.reshape(H, W, C)
+                                   np.float32(cval), row_blocks(out.shape[0]), out)
+        return out.reshape(-1, W, C)
     from scipy import ndimage
 
     origin = (anchor[0] - h // 2, anchor[1] - w // 2)
     out = np.empty((H, W, C), np.float32)
     for c in range(C):
         ndimage.correlate(image[..., c], kernel, output=out[..., c], mode=mode, cval=cval, origin=origin)
-    return out
+    return out if halo is None else out[halo[0]:H - halo[1]]
 

@@ -34,10 +34,11 @@ def low_rank_factors(kernel, rtol=1e-7):
     return (u[:, :rank] * root).T.copy(), (vt[:rank] * root[:, None]).copy()
 
 
-def correlate_separable(image, factors, anchor, mode, cval, compiled=None):
+def correlate_separable(image, factors, anchor, mode, cval, compiled=None, halo=None):
     """Correlate ``image`` (H, W, C) with ``sum_r outer(col[r], row[r])`` anchored at ``anchor``.
 
-    ``compiled`` chooses the numba loops (default: when available) or SciPy.
+    ``compiled`` chooses the numba loops (default: when available) or SciPy; ``halo`` as for
+    :func:`imgconv.engine.direct.correlate_direct` (a band of rows and its context).
     """
     cols_f, rows_f = factors
     H, W, C = image.shape
@@ -46,11 +47,12 @@ def correlate_separable(image, factors, anchor, mode, cval, compiled=None):
         compiled = _compiled.enabled()
     if compiled:
         loops = _compiled.loops()
-        src, rows, cols, out = interleaved_operands(image, (h, w), anchor, mode)
+        src, rows, cols, out = interleaved_operands(image, (h, w), anchor, mode, halo)
         loops.correlate_lowrank(src, cols_f.astype(np.float32), rows_f.astype(np.float32), rows, cols,
-                                anchor[1], C, np.float32(cval), row_blocks(H), out)
-        return out.reshape(H, W, C)
-    return _correlate_separable_scipy(image, cols_f, rows_f, anchor, mode, cval)
+                                anchor[1], C, np.float32(cval), row_blocks(out.shape[0]), out)
+        return out.reshape(-1, W, C)
+    out = _correlate_separable_scipy(image, cols_f, rows_f, anchor, mode, cval)
+    return out if halo is None else out[halo[0]:H - halo[1]]
 
 
 def _correlate_separable_scipy(image, cols_f, rows_f, anchor, mode, cval):

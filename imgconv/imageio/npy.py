@@ -38,7 +38,8 @@ _NUMPY_ERRORS = (ValueError, OSError, EOFError, SyntaxError, TypeError, Overflow
                  struct.error, tokenize.TokenError)
 
 
-def read_npy(source, *, label=None, ndims=None, max_elements=None, check=None, error=ImageReadError):
+def read_npy(source, *, label=None, ndims=None, max_elements=None, check=None, error=ImageReadError,
+             mmap=False):
     """Read one array from ``.npy`` data, safely.
 
     Parameters
@@ -57,6 +58,9 @@ def read_npy(source, *, label=None, ndims=None, max_elements=None, check=None, e
     error : type, optional
         Exception raised for every failure as ``error(message, label)``;
         default :class:`~imgconv.errors.ImageReadError`.
+    mmap : bool, optional
+        For a path: map the data read-only (``numpy.load(mmap_mode="r")``) instead of
+        reading it, after the same checks; the rows are read as they are used.
 
     Returns
     -------
@@ -75,12 +79,18 @@ def read_npy(source, *, label=None, ndims=None, max_elements=None, check=None, e
     label = os.fspath(source) if label is None else label
     try:
         with open(source, "rb") as fp:
-            return _read(fp, label, ndims, max_elements, check, error)
+            array = _read(fp, label, ndims, max_elements, check, error, load=not mmap)
     except OSError as exc:  # _read turns its own OSErrors into ``error``: this is open's
         raise error(f"cannot open: {exc.strerror or exc}", label) from None
+    if not mmap:
+        return array
+    try:
+        return np.load(source, mmap_mode="r", allow_pickle=False)
+    except _NUMPY_ERRORS as exc:
+        raise error(f"cannot read .npy: {exc}", label) from None
 
 
-def _read(fp, label, ndims, max_elements, check, error):
+def _read(fp, label, ndims, max_elements, check, error, load=True):
     try:
         start = fp.tell()
         version = np.lib.format.read_magic(fp)
@@ -106,6 +116,6 @@ def _read(fp, label, ndims, max_elements, check, error):
             raise error(f"truncated .npy data ({available} of the {declared} bytes "
                         "its header declares)", label)
         fp.seek(start)
-        return np.load(fp, allow_pickle=False)
+        return np.load(fp, allow_pickle=False) if load else None
     except _NUMPY_ERRORS as exc:
         raise error(f"cannot read .npy: {exc}", label) from None

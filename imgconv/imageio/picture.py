@@ -137,12 +137,45 @@ def scale_integers(samples):
     return values if divisor == 1 else values / np.float32(divisor)
 
 
+def native_samples(samples, label=None):
+    """Return ``(samples, depth)``: decoded samples as imgconv keeps them, and their depth.
+
+    bool and uint8 are kept (depth 8), uint16 too (depth 16), floats too (depth 32), all in
+    native byte order.  Other integers (a 32-bit TIFF, ...) become uint16 when every value
+    lies in 0..65535 and are refused otherwise.
+
+    Raises
+    ------
+    ImageReadError
+        Integers outside 0..65535, or samples that are not real numbers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> native_samples(np.array([[0, 65535]], np.int32))
+    (array([[    0, 65535]], dtype=uint16), 16)
+    """
+    if not samples.dtype.isnative:
+        samples = samples.astype(samples.dtype.newbyteorder("="))
+    if samples.dtype in (np.bool_, np.uint8, np.uint16):
+        return samples, 16 if samples.dtype == np.uint16 else 8
+    if np.issubdtype(samples.dtype, np.floating):
+        return samples, 32
+    if not np.issubdtype(samples.dtype, np.integer):
+        raise ImageReadError(f"unsupported sample type {samples.dtype}", label)
+    low, high = (int(samples.min()), int(samples.max())) if samples.size else (0, 0)
+    if low < 0 or high > 65535:
+        raise ImageReadError(f"{samples.dtype.itemsize * 8}-bit integer pixels ({low}..{high}) "
+                             "outside 0..65535 are not supported", label)
+    return samples.astype(np.uint16), 16
+
+
 def pixels_from_samples(samples, label=None):
     """Return ``(float32 pixels, depth)`` for decoded samples of any real dtype.
 
-    bool and uint8 give depth 8, uint16 depth 16, floats depth 32 (values kept).  Other
-    integers (a 32-bit TIFF, ...) are read as 16-bit when every value lies in 0..65535
-    and refused otherwise.
+    The samples are first made :func:`native_samples`; bool, uint8 and uint16 are then divided
+    by 1, 255 or 65535 and floats kept as they are (element by element: a strip of rows
+    converts exactly as the whole image).
 
     Raises
     ------
@@ -155,17 +188,6 @@ def pixels_from_samples(samples, label=None):
     >>> pixels_from_samples(np.array([[0, 65535]], np.int32))
     (array([[0., 1.]], dtype=float32), 16)
     """
-    if not samples.dtype.isnative:
-        samples = samples.astype(samples.dtype.newbyteorder("="))
+    samples, depth = native_samples(samples, label)
     scaled = scale_integers(samples)
-    if scaled is not None:
-        return scaled, 8 if samples.dtype != np.uint16 else 16
-    if np.issubdtype(samples.dtype, np.floating):
-        return samples.astype(np.float32), 32
-    if not np.issubdtype(samples.dtype, np.integer):
-        raise ImageReadError(f"unsupported sample type {samples.dtype}", label)
-    low, high = (int(samples.min()), int(samples.max())) if samples.size else (0, 0)
-    if low < 0 or high > 65535:
-        raise ImageReadError(f"{samples.dtype.itemsize * 8}-bit integer pixels ({low}..{high}) "
-                             "outside 0..65535 are not supported", label)
-    return samples.astype(np.float32) / np.float32(65535), 16
+    return (scaled if scaled is not None else samples.astype(np.float32)), depth

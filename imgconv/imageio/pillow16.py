@@ -39,6 +39,16 @@ from PIL import Image
 _OTHER_BYTE_ORDER = {"B": "L", "L": "B", "N": "B" if sys.byteorder == "little" else "L"}
 
 
+def is_16bit_colour(im):
+    """Whether an opened (not loaded) Pillow image is 16-bit colour: what
+    :func:`decode_16bit_colour` decodes (Pillow alone would keep 8 bits a sample)."""
+    if im.mode not in ("RGB", "RGBA") or not im.tile:
+        return False
+    rawmode = _tile_rawmode(im.tile[0])
+    base, _, bits = rawmode.partition(";")
+    return rawmode == "LA;16B" or (base in ("RGB", "RGBA", "RGBX") and bits in ("16B", "16L", "16N"))
+
+
 def decode_16bit_colour(im, fp):
     """Exact uint16 H x W x C samples of a 16-bit colour image, or None for any other image.
 
@@ -55,7 +65,7 @@ def decode_16bit_colour(im, fp):
         uint16 samples, C = 2, 3 or 4; a 16-bit RGB PNG with a transparent colour
         (``tRNS``) gains an alpha channel.  None when ``im`` is not 16-bit colour.
     """
-    if im.mode not in ("RGB", "RGBA") or not im.tile:
+    if not is_16bit_colour(im):
         return None
     rawmode = _tile_rawmode(im.tile[0])
     base, _, bits = rawmode.partition(";")
@@ -64,19 +74,17 @@ def decode_16bit_colour(im, fp):
         im.load()
         raw = np.asarray(im, dtype=np.uint16)
         return raw[:, :, 0::2] * np.uint16(256) + raw[:, :, 1::2]
-    if base not in ("RGB", "RGBA", "RGBX") or bits not in ("16B", "16L", "16N"):
-        return None
     transparency = im.info.get("transparency")
     im.load()
-    high = np.asarray(im, dtype=np.uint16)
+    samples = np.asarray(im, dtype=np.uint16)  # the high bytes
     fp.seek(0)
     with Image.open(fp) as low_im:
         low_im.tile = [
             _with_rawmode(tile, _tile_rawmode(tile)[:-1] + _OTHER_BYTE_ORDER[bits[-1]])
             for tile in low_im.tile]
         low_im.load()
-        low = np.asarray(low_im, dtype=np.uint16)
-    samples = high * np.uint16(256) + low
+        samples <<= 8  # in place: no more uint16 copies than the samples themselves
+        samples |= np.asarray(low_im)
     if base == "RGB" and isinstance(transparency, tuple) and len(transparency) == 3:
         alpha = np.where(np.all(samples == np.array(transparency, np.uint16), axis=2), 0, 65535)
         samples = np.dstack([samples, alpha.astype(np.uint16)])

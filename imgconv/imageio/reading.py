@@ -41,8 +41,9 @@ from imgconv.imageio import tiff
 from imgconv.imageio.limits import DEFAULT_MAX_PIXELS, PILLOW_LIMIT, check_size, pillow_refusal
 from imgconv.imageio.npy import MAGIC as NPY_MAGIC
 from imgconv.imageio.npy import read_npy
-from imgconv.imageio.picture import decoded_picture, pixels_from_samples, scale_integers
+from imgconv.imageio.picture import Picture, decoded_picture, native_samples, pixels_from_samples
 from imgconv.imageio.pillow16 import decode_16bit_colour
+from imgconv.imageio.stdin import read_stdin
 
 # What Pillow raises on corrupt or unsupported data (fuzzing found no others).
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
@@ -141,14 +142,36 @@ def read_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
     >>> read_image(buf.getvalue()).pixels
     array([[0.2, 0.2]], dtype=float32)
     """
-    label, fp = _open_source(source)
+    picture = read_samples(source, max_pixels=max_pixels)
+    picture.pixels = pixels_from_samples(picture.pixels, picture.path)[0]
+    return picture
+
+
+def read_samples(source, *, max_pixels=DEFAULT_MAX_PIXELS, mmap=False):
+    """:func:`read_image` without the conversion to float: the Picture's ``pixels`` are the
+    decoded samples (bool, uint8, uint16 or float; oriented, contiguous), its ``depth`` theirs.
+
+    :func:`~imgconv.imageio.picture.pixels_from_samples` of any rows of them gives those rows
+    of :func:`read_image`'s pixels, so a strip pipeline keeps one integer copy, not a float one.
+    With ``mmap``, a ``.npy`` file is memory-mapped instead (its samples as stored, read as
+    they are used).
+
+    Examples
+    --------
+    >>> import io
+    >>> from PIL import Image
+    >>> buf = io.BytesIO(); Image.new("L", (2, 1), 51).save(buf, "PNG")
+    >>> read_samples(buf.getvalue()).pixels
+    array([[51, 51]], dtype=uint8)
+    """
+    label, fp = _open_source(source, max_pixels)
     with fp:
         head = fp.read(len(NPY_MAGIC))
         if not head:
             raise ImageReadError("empty file (0 bytes)", label)
         fp.seek(0)
         if head == NPY_MAGIC:
-            return _read_npy(fp, label, max_pixels)
+            return _read_npy(fp, label, max_pixels, mmap and isinstance(source, (str, os.PathLike)))
         if head[:4] in tiff.SIGNATURES:
             picture = _read_tiff(fp, label, max_pixels)
             if picture is not None:
@@ -157,12 +180,12 @@ def read_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
         return _read_with_pillow(fp, label, max_pixels)
 
 
-def _open_source(source):
+def _open_source(source, max_pixels):
     """Return ``(label, seekable binary file)`` for any accepted source."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return None, io.BytesIO(bytes(source))
     if isinstance(source, str) and source == "-":
-        return "-", io.BytesIO(sys.stdin.buffer.read())
+        return "-", read_stdin(sys.stdin.buffer, max_pixels=max_pixels)
     if hasattr(source, "read"):
         data = source.read()
         if not isinstance(data, bytes):
@@ -189,7 +212,7 @@ def _open_failure(exc, path):
     return ImageReadError(f"cannot open: {exc.strerror or exc}", path)
 
 
-def _read_npy(fp, label, max_pixels):
+def _read_npy(fp, label, max_pixels, mmap=False):
     def check(shape, dtype):
         if len(shape) not in (2, 3) or (len(shape) == 3 and not 1 <= shape[2] <= 4):
             raise ImageReadError(
@@ -200,11 +223,15 @@ def _read_npy(fp, label, max_pixels):
             raise ImageReadError(f".npy dtype {dtype} is not supported "
                                  "(use uint8, uint16 or float)", label)
 
-    array = read_npy(fp, label=label, check=check)
+    array = read_npy(label if mmap else fp, label=label, check=check, mmap=mmap)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
-    pixels, depth = pixels_from_samples(array, label)
-    return decoded_picture(pixels, depth, format="NPY", path=label)
+    if mmap:  # kept as stored, converted row by row (native_samples of no rows tells the depth)
+        depth = native_samples(array[:0], label)[1]
+        return Picture(array, depth, has_alpha=array.ndim == 3 and array.shape[2] in (2, 4), format="NPY",
+                       path=label)
+    samples, depth = native_samples(array, label)
+    return decoded_picture(samples, depth, format="NPY", path=label)
 
 
 def _read_tiff(fp, label, max_pixels):
@@ -212,10 +239,10 @@ def _read_tiff(fp, label, max_pixels):
     page = tiff.read_tiff(fp, lambda width, height: check_size(width, height, max_pixels, label))
     if page is None:
         return None
-    pixels, depth = pixels_from_samples(page.samples, label)
-    return decoded_picture(orient(pixels, page.orientation), depth, format="TIFF",
-                           icc_profile=page.icc_profile, dpi=_positive(page.dpi),
-                           notes=_frames_note("TIFF", page.pages), path=label)
+    samples, depth = native_samples(page.samples, label)
+    return decoded_picture(orient(samples, page.orientation), depth, format="TIFF",
+                           icc_profile=page.icc_profile, dpi=positive_dpi(page.dpi),
+                           notes=frames_note("TIFF", page.pages), path=label)
 
 
 def _read_with_pillow(fp, label, max_pixels):
@@ -251,21 +278,21 @@ def _decode(im, fp, label):
     icc = im.info.get("icc_profile") or None
     samples = decode_16bit_colour(im, fp)
     if samples is not None:
-        pixels, depth = pixels_from_samples(samples, label)
-        pixels = orient(pixels, im.getexif().get(0x0112, 1))
+        samples, depth = native_samples(samples, label)
+        samples = orient(samples, im.getexif().get(0x0112, 1))
     else:
         ImageOps.exif_transpose(im, in_place=True)  # loads the image
-        pixels, depth, converted = _pixels_from_mode(im, label)
+        samples, depth, converted = _samples_from_mode(im, label)
         if converted and icc:
             notes.append(f"{converted} converted to RGB without colour management; "
                          "its ICC profile was dropped")
             icc = None
-    notes += _frames_note(source_format, getattr(im, "n_frames", 1))
-    return decoded_picture(pixels, depth, format=source_format, icc_profile=icc,
-                           dpi=_positive(im.info.get("dpi")), notes=notes, path=label)
+    notes += frames_note(source_format, getattr(im, "n_frames", 1))
+    return decoded_picture(samples, depth, format=source_format, icc_profile=icc,
+                           dpi=positive_dpi(im.info.get("dpi")), notes=notes, path=label)
 
 
-def _frames_note(source_format, frames):
+def frames_note(source_format, frames):
     if frames <= 1:
         return []
     kind = _MULTI_FRAME_KIND.get(source_format, f"multi-frame {source_format}")
@@ -273,13 +300,13 @@ def _frames_note(source_format, frames):
     return [f"{kind}: only the first of {frames} {unit} was read"]
 
 
-def _positive(dpi):
+def positive_dpi(dpi):
     """``dpi`` as floats when both values are positive, else None."""
     return tuple(float(v) for v in dpi) if dpi and all(v > 0 for v in dpi) else None
 
 
-def _pixels_from_mode(im, label):
-    """Return ``(pixels, depth, converted_from)`` for a loaded Pillow image."""
+def _samples_from_mode(im, label):
+    """Return ``(samples, depth, converted_from)`` for a loaded Pillow image."""
     mode = im.mode
     transparency = im.info.get("transparency") is not None
     converted = None
@@ -288,9 +315,9 @@ def _pixels_from_mode(im, label):
         value = im.info.get("transparency")
         if isinstance(value, int):
             samples = np.dstack([samples, np.where(samples == value, 0, 65535).astype(np.uint16)])
-        return scale_integers(samples), 16, None
+        return samples, 16, None
     if mode in ("I", "F"):
-        return *pixels_from_samples(np.asarray(im), label), None
+        return *native_samples(np.asarray(im), label), None
     if mode == "1":
         target = "L"
     elif mode in ("L", "LA", "RGB", "RGBA"):
@@ -310,7 +337,7 @@ def _pixels_from_mode(im, label):
         raise ImageReadError(f"unsupported image mode {mode!r}", label)
     if target != mode:
         im = im.convert(target)
-    return scale_integers(np.asarray(im, dtype=np.uint8)), 8, converted
+    return np.asarray(im, dtype=np.uint8), 8, converted
 
 
 def orient(pixels, orientation):

@@ -51,7 +51,17 @@ def write_tiff(fp, samples, icc=None, dpi=None):
     import tifffile
 
     channels = 1 if samples.ndim == 2 else samples.shape[2]
-    options = {}
+    # a named handle: tifffile takes the name of a stream (an int for os.fdopen's) apart
+    with tifffile.FileHandle(fp, mode="wb", name="image.tif") as handle:
+        tifffile.imwrite(handle, samples, **write_options(channels, icc, dpi))
+
+
+def write_options(channels, icc=None, dpi=None):
+    """tifffile's keyword arguments for imgconv's TIFFs of ``channels`` samples per pixel:
+    uncompressed, little-endian, contiguous, alpha unassociated, the ICC profile and the DPI."""
+    options = {"photometric": "minisblack" if channels <= 2 else "rgb",
+               "planarconfig": "contig" if channels > 1 else None, "byteorder": "<",
+               "compression": None, "metadata": None, "software": False}
     if channels in (2, 4):
         options["extrasamples"] = ("unassalpha",)
     if dpi:
@@ -59,11 +69,7 @@ def write_tiff(fp, samples, icc=None, dpi=None):
         options["resolutionunit"] = "inch"
     if icc:  # InterColorProfile, UNDEFINED bytes (imwrite's iccprofile= is newer than 2024.1)
         options["extratags"] = [(34675, 7, len(icc), icc, True)]
-    # a named handle: tifffile takes the name of a stream (an int for os.fdopen's) apart
-    with tifffile.FileHandle(fp, mode="wb", name="image.tif") as handle:
-        tifffile.imwrite(handle, samples, photometric="minisblack" if channels <= 2 else "rgb",
-                         planarconfig="contig" if channels > 1 else None, byteorder="<",
-                         compression=None, metadata=None, software=False, **options)
+    return options
 
 
 def read_tiff(fp, check_size):
@@ -87,7 +93,7 @@ def read_tiff(fp, check_size):
     """
     import tifffile
 
-    with _tifffile_log() as remarks:
+    with tifffile_log() as remarks:
         try:
             tif = tifffile.TiffFile(fp)
         except Exception:  # noqa: BLE001 -- whatever tifffile raises on a file it cannot parse
@@ -95,7 +101,7 @@ def read_tiff(fp, check_size):
         with tif:
             try:
                 page = tif.pages[0]
-                plain = _is_plain(page) and not remarks
+                plain = is_plain(page) and not remarks
             except Exception:  # noqa: BLE001 -- a page tifffile cannot describe
                 return None
             if not plain:
@@ -111,7 +117,7 @@ def read_tiff(fp, check_size):
             tags = page.tags
             icc = tags.valueof(34675)
             orientation = tags.valueof(274, 1)
-            return FirstPage(samples, icc if isinstance(icc, bytes) and icc else None, _dpi(tags),
+            return FirstPage(samples, icc if isinstance(icc, bytes) and icc else None, resolution_dpi(tags),
                              orientation if isinstance(orientation, int) else 1, pages)
 
 
@@ -119,13 +125,13 @@ def probe_tiff(fp):
     """``(height, width, grey)`` of the first page from its header, or None."""
     import tifffile
 
-    with _tifffile_log(), contextlib.suppress(Exception), tifffile.TiffFile(fp) as tif:
+    with tifffile_log(), contextlib.suppress(Exception), tifffile.TiffFile(fp) as tif:
         page = tif.pages[0]
         return page.imagelength, page.imagewidth, page.photometric in (0, 1)
     return None
 
 
-def _is_plain(page):
+def is_plain(page):
     """Whether tifffile alone gives exactly the samples Pillow would (were it able to)."""
     from tifffile import TIFF
 
@@ -152,7 +158,7 @@ def _contiguous_samples(data, shaped):
     return samples[:, :, 0] if samples.shape[2] == 1 else samples
 
 
-def _dpi(tags):
+def resolution_dpi(tags):
     """The resolution as dots per inch, read as Pillow reads it (a missing unit means inches)."""
     def value(code):  # a RATIONAL is (numerator, denominator); of several, Pillow takes the first
         number = tags.valueof(code, (1, 1))
@@ -170,7 +176,7 @@ def _dpi(tags):
 
 
 @contextlib.contextmanager
-def _tifffile_log():
+def tifffile_log():
     """Collect what tifffile logs from this thread (its remarks on odd files) instead of printing it."""
     remarks = []
     thread = threading.get_ident()

@@ -7,8 +7,11 @@ writes them by the destination's extension.  Integer formats get
 * Depth: the source's precision is kept as far as the format allows (16-bit PNG and
   TIFF, float32 TIFF for grey, float ``.npy``), else 8 bits.  Float colour TIFF and
   16-bit grey+alpha TIFF are refused: Pillow, and many viewers, cannot open them.
-* Pillow encodes, except 16-bit colour PNG (:mod:`~imgconv.imageio.png16`: Pillow has
-  no 16-bit colour mode), TIFF (tifffile) and ``.npy`` (NumPy).
+* Pillow encodes, except PNG (:mod:`~imgconv.imageio.png16`, imgconv's own writer: Pillow
+  has no 16-bit colour mode, and it takes rows as a strip pipeline makes them), TIFF
+  (tifffile) and ``.npy`` (NumPy).  :func:`resolve_target`, :func:`samples_at_depth`,
+  :func:`encode_samples` and :func:`deliver` are the steps of :func:`write_image`, for
+  writers that encode strip by strip (:mod:`imgconv.stream.sinks`).
 * Alpha is dropped when writing JPEG and BMP (Pillow, like most readers, ignores
   the alpha of a 32-bit BMP); GIF transparency is Pillow's (one palette entry).
 * Default JPEG/WebP quality is 92 (ImageMagick's default).
@@ -32,6 +35,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -39,7 +43,7 @@ from PIL import Image
 from imgconv.errors import ImageWriteError
 from imgconv.imageio.atomic import guard, write_atomic
 from imgconv.imageio.picture import Picture, scale_integers, to_integer
-from imgconv.imageio.png16 import PNG_COMPRESS_LEVEL, png16_bytes
+from imgconv.imageio.png16 import png16_bytes
 from imgconv.imageio.tiff import write_tiff
 
 DEFAULT_QUALITY = 92
@@ -101,39 +105,83 @@ def write_image(dest, array, *, depth=None, like=None, quality=None, format=None
     if isinstance(array, Picture):
         like = like if like is not None else array
         array = array.pixels
+    label, to_stream, fmt = _destination(dest, format, like)
+    values = _checked_values(array, label)
+    source_depth = like.depth if like is not None else 16 if values.dtype == np.uint16 else 8
+    target = _target(dest, label, to_stream, fmt, 1 if values.ndim == 2 else values.shape[2], depth,
+                     source_depth, like, quality)
+    deliver(target, lambda fp: encode_samples(fp, target, samples_at_depth(values, target.depth)))
+
+
+@dataclass(frozen=True)
+class Target:
+    """An output resolved before any pixel is encoded (:func:`resolve_target`): where it goes,
+    its format and sample depth, and the source's metadata the format keeps."""
+
+    dest: object
+    label: str | None
+    to_stream: bool
+    format: str
+    depth: object  # 8, 16 or "float"
+    icc: bytes | None
+    dpi: tuple | None
+    quality: int
+
+
+def resolve_target(dest, channels, *, depth=None, like=None, quality=None, format=None):
+    """The :class:`Target` :func:`write_image` would write ``channels``-channel pixels to.
+
+    Examples
+    --------
+    >>> resolve_target("out.png", 3, depth=16).format, resolve_target("out.jpg", 4).depth
+    ('PNG', 8)
+    """
+    label, to_stream, fmt = _destination(dest, format, like)
+    return _target(dest, label, to_stream, fmt, channels, depth, like.depth if like is not None else 8, like,
+                   quality)
+
+
+def _destination(dest, format, like):
+    """``(label, to_stream, format)`` of a destination."""
     to_stream = hasattr(dest, "write") or (isinstance(dest, str) and dest == "-")
     label = "-" if isinstance(dest, str) else getattr(dest, "name", None)
     if not to_stream:
         if not isinstance(dest, (str, os.PathLike)):
             raise ImageWriteError(f"cannot write an image to a {type(dest).__name__}")
         label = os.fspath(dest)
-    fmt = _output_format(format, like, to_stream, label)
-    if like is not None:
-        source_depth = like.depth
-    else:
-        source_depth = 16 if np.asarray(array).dtype == np.uint16 else 8
-    pixels = _as_float_pixels(array, label)
-    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
+    return label, to_stream, _output_format(format, like, to_stream, label)
+
+
+def _target(dest, label, to_stream, fmt, channels, depth, source_depth, like, quality):
     depth = _resolve_depth(fmt, depth, source_depth, channels, label)
     if quality is not None and not (isinstance(quality, (int, np.integer)) and 1 <= quality <= 100):
         raise ImageWriteError(f"quality must be an integer in 1..100, not {quality!r}", label)
     icc = like.icc_profile if like is not None else None
-    dpi = like.dpi if like is not None else None
+    icc = icc if fmt in _ICC_FORMATS and _icc_fits(icc, channels) else None
+    dpi = like.dpi if like is not None and fmt in _DPI_FORMATS else None
+    return Target(dest, label, to_stream, fmt, depth, icc, dpi, quality or DEFAULT_QUALITY)
 
-    def encode(fp):
-        _encode(fp, fmt, pixels, depth, icc, dpi, quality or DEFAULT_QUALITY, label)
 
-    if to_stream:
-        buffer = io.BytesIO()
-        guard(encode, buffer, label)
-        stream = sys.stdout.buffer if isinstance(dest, str) else dest
-        try:
+def deliver(target, encode, *, buffered=True):
+    """Run ``encode(fp)`` into ``target``'s file atomically, or into its stream.
+
+    A stream gets the whole encoded file at once (nothing when encoding fails), unless
+    ``buffered=False``: then it is written as it is encoded (bounded memory).
+    """
+    if not target.to_stream:
+        write_atomic(target.label, encode)
+        return
+    stream = sys.stdout.buffer if isinstance(target.dest, str) else target.dest
+    try:
+        if buffered:
+            buffer = io.BytesIO()
+            guard(encode, buffer, target.label)
             stream.write(buffer.getvalue())
-            stream.flush()
-        except OSError as exc:
-            raise ImageWriteError(f"cannot write output: {exc.strerror or exc}", label) from None
-    else:
-        write_atomic(label, encode)
+        else:
+            guard(encode, stream, target.label)
+        stream.flush()
+    except OSError as exc:
+        raise ImageWriteError(f"cannot write output: {exc.strerror or exc}", target.label) from None
 
 
 def _output_format(format, like, to_stream, label):
@@ -164,12 +212,10 @@ def _extension_list():
     return " ".join(sorted(_FORMAT_BY_EXTENSION))
 
 
-def _as_float_pixels(array, label):
+def _checked_values(array, label):
+    """The array to write, validated: float, bool, uint8 or uint16; H x W or H x W x C (C <= 4)."""
     values = np.asarray(array)
-    scaled = scale_integers(values)
-    if scaled is not None:
-        values = scaled
-    elif not np.issubdtype(values.dtype, np.floating):
+    if values.dtype not in (np.bool_, np.uint8, np.uint16) and not np.issubdtype(values.dtype, np.floating):
         raise ImageWriteError(f"pixels must be float, uint8 or uint16, not {values.dtype}", label)
     if values.ndim == 3 and values.shape[2] == 1:
         values = values[:, :, 0]
@@ -177,6 +223,29 @@ def _as_float_pixels(array, label):
         raise ImageWriteError(f"pixels of shape {values.shape} are not an image "
                               "(H x W or H x W x C with C in 1..4)", label)
     return values
+
+
+def samples_at_depth(values, depth):
+    """The samples a file of ``depth`` stores for float pixels, or for bool/uint8/uint16 samples.
+
+    Float pixels are quantised by :func:`~imgconv.imageio.to_integer` (or kept as float32);
+    uint8 samples written at depth 8, and uint16 at 16, are kept as they are (exactly what
+    the round trip through float would give, without a float copy).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> samples_at_depth(np.array([0.0, 0.5, 1.0]), 8), samples_at_depth(np.array([7], np.uint8), 16)
+    (array([  0, 128, 255], dtype=uint8), array([1799], dtype=uint16))
+    """
+    values = np.asarray(values)
+    if (depth, values.dtype) in ((8, np.uint8), (16, np.uint16)):
+        return values
+    scaled = scale_integers(values)
+    pixels = values if scaled is None else scaled
+    if depth == "float":
+        return np.ascontiguousarray(pixels, dtype=np.float32)
+    return to_integer(pixels, 255 if depth == 8 else 65535)
 
 
 def _depth_allowed(fmt, depth, channels):
@@ -209,22 +278,18 @@ def _icc_fits(icc, channels):
     return space == (b"GRAY" if channels <= 2 else b"RGB ")
 
 
-def _encode(fp, fmt, pixels, depth, icc, dpi, quality, label):
-    """Encode ``pixels`` (validated float array) into the open binary file ``fp``."""
-    channels = 1 if pixels.ndim == 2 else pixels.shape[2]
-    if depth == "float":
-        samples = np.ascontiguousarray(pixels, dtype=np.float32)
-    else:
-        samples = to_integer(pixels, 255 if depth == 8 else 65535)
+def encode_samples(fp, target, samples):
+    """Encode ``samples`` (uint8, uint16 or float32 at ``target.depth``, H x W or H x W x C)
+    into the open binary file ``fp`` as ``target`` says."""
+    fmt, icc, dpi = target.format, target.icc, target.dpi
+    channels = 1 if samples.ndim == 2 else samples.shape[2]
     if fmt == "NPY":
         np.save(fp, np.ascontiguousarray(samples), allow_pickle=False)
         return
-    icc = icc if fmt in _ICC_FORMATS and _icc_fits(icc, channels) else None
-    dpi = dpi if fmt in _DPI_FORMATS else None
     if fmt == "TIFF":
         write_tiff(fp, samples, icc, dpi)
         return
-    if fmt == "PNG" and depth == 16 and channels > 1:
+    if fmt == "PNG":
         fp.write(png16_bytes(samples, icc, dpi))
         return
     if fmt in ("JPEG", "BMP") and channels in (2, 4):  # no alpha (BMP readers ignore it)
@@ -238,7 +303,5 @@ def _encode(fp, fmt, pixels, depth, icc, dpi, quality, label):
     if dpi:
         options["dpi"] = tuple(float(v) for v in dpi)
     if fmt in ("JPEG", "WEBP"):
-        options["quality"] = int(quality)
-    if fmt == "PNG":
-        options["compress_level"] = PNG_COMPRESS_LEVEL
+        options["quality"] = int(target.quality)
     image.save(fp, format=fmt, **options)

@@ -1,0 +1,1 @@
+"""Filtering in strips: bounded memory at any image size, results identical to the whole image."""

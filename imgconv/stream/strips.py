@@ -1,0 +1,270 @@
+"""The row pipeline: a chain of kernels computed strip by strip, bit-identical to the whole image.
+
+Every stage of a chain is a random-access source of rows. ``rows(a, b)`` of a kernel's stage
+filters the rows of the stage before that rows ``a..b`` need: the rows its matrices reach
+above and below, mapped at the image's top and bottom by the boundary mode exactly as the
+engine maps them (:func:`imgconv.engine.boundary.source_index`: a few contiguous runs, also
+for ``wrap``), then each matrix runs on that block (:mod:`imgconv.engine.rows`: columns
+extended as usual, the block's own edges never used) and the results combine as
+:func:`imgconv.filtering.apply_kernel` combines them. Stage 0 is the picture's colour planes,
+prepared from the decoded rows as :func:`imgconv.filtering.filter_image` prepares the whole
+image (grey, luma, alpha split). A kernel's stage computes its rows in strips of a fixed
+height and keeps the last few, so a chain computes each strip of each stage once (twice at
+most near the border in ``wrap`` mode).
+
+Methods are planned once, on the whole image's shape, as the whole-image path plans them; a
+strip height is a multiple of every FFT tile height of the chain, so FFT strips are made of
+the very tiles of the whole image.
+
+Examples
+--------
+>>> import numpy as np
+>>> from imgconv.filtering import filter_image
+>>> from imgconv.imageio import Picture
+>>> picture = Picture(np.random.default_rng(0).random((30, 8, 3), dtype=np.float32))
+>>> whole = filter_image(picture, ["gaussian:sigma=1", "sobel"], mode="wrap")
+>>> chain = Chain(ArrayRows(picture), ["gaussian:sigma=1", "sobel"], mode="wrap")
+>>> strips = [pixels for _, _, pixels in chain.strips(height=7)]
+>>> bool(np.array_equal(np.concatenate(strips), whole))
+True
+"""
+import math
+from collections import OrderedDict
+
+import numpy as np
+
+from imgconv.alpha import join_alpha, split_alpha
+from imgconv.choices import CHANNELS
+from imgconv.engine.boundary import check_mode, source_index
+from imgconv.errors import ImgconvError
+
+
+class ArrayRows:
+    """Rows of float pixels held in memory (a :class:`~imgconv.imageio.Picture` or an array):
+    the simplest row source (:mod:`imgconv.stream.sources` has the others)."""
+
+    def __init__(self, picture, has_alpha=None):
+        self.values = np.asarray(picture, dtype=np.float32)
+        self.has_alpha = getattr(picture, "has_alpha", None) if has_alpha is None else has_alpha
+        if self.has_alpha is None:
+            self.has_alpha = self.values.ndim == 3 and self.values.shape[-1] in (2, 4)
+        self.shape = self.values.shape
+
+    def pixels(self, a, b):
+        """float32 pixels of rows ``a..b``."""
+        return self.values[a:b]
+
+
+def _colour_planes(pixels, has_alpha, channels):
+    """``(colour, alpha, ycc)`` of a strip of pixels, as :func:`imgconv.filtering.filter_image`
+    prepares the whole image: the colour planes it filters, the alpha it carries, the YCbCr
+    whose luma it replaces (``channels='luma'``)."""
+    from imgconv.filtering import _rgb_to_ycbcr, to_gray
+
+    if pixels.ndim == 3 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    colour, alpha = split_alpha(pixels, has_alpha)
+    if colour.ndim == 3 and colour.shape[-1] == 1:
+        colour = colour[..., 0]
+    ycc = None
+    if colour.ndim == 3 and colour.shape[-1] >= 3:
+        if channels == "gray":
+            colour = to_gray(colour)
+        elif channels == "luma":
+            ycc = _rgb_to_ycbcr(colour[..., :3])
+            colour = np.ascontiguousarray(ycc[..., 0])
+    return colour, alpha, ycc
+
+
+class ColourRows:
+    """Stage 0: the colour planes the chain filters (H x W x C float32, C = 1 for grey)."""
+
+    def __init__(self, source, channels):
+        if channels not in CHANNELS:
+            raise ImgconvError(f"unknown --channels {channels!r} (choose from {', '.join(CHANNELS)})")
+        self.source, self.channels = source, channels
+        height, width = source.shape[:2]
+        given = 1 if len(source.shape) == 2 else source.shape[2]
+        colour = given - (source.has_alpha and given >= 2)
+        if colour >= 3 and channels in ("gray", "luma"):
+            colour = 1
+        self.grey = colour == 1
+        self.shape = (height, width, colour)
+        #: channels of the output pixels: the colour planes (RGB again for luma) and the alpha
+        self.out_channels = (3 if channels == "luma" and given - self.source.has_alpha >= 3 else colour) + \
+            (source.has_alpha and given >= 2)
+
+    def _planes(self, a, b):
+        return _colour_planes(self.source.pixels(a, b), self.source.has_alpha, self.channels)
+
+    def rows(self, a, b):
+        colour = self._planes(a, b)[0]
+        return colour[..., None] if self.grey else colour
+
+    def finish(self, a, b, colour, scale, offset):
+        """The output pixels of rows ``a..b`` from the chain's result ``colour`` there:
+        ``scale``, ``offset``, the chroma put back, the alpha joined, as filter_image does."""
+        from imgconv.filtering import _ycbcr_to_rgb
+
+        if self.grey:
+            colour = colour[..., 0]
+        if scale != 1:
+            colour = colour * np.float32(scale)
+        if offset:
+            colour = colour + np.float32(offset)
+        alpha = ycc = None
+        if self.source.has_alpha or self.channels == "luma":
+            _, alpha, ycc = self._planes(a, b)
+        if ycc is not None:
+            ycc[..., 0] = colour
+            colour = _ycbcr_to_rgb(ycc)
+        return join_alpha(colour, alpha)
+
+
+class KernelRows:
+    """One kernel of the chain: its result's rows, computed ``height`` rows at a time from the
+    rows of ``previous`` with the :class:`~imgconv.engine.rows.RowPlan` of each of its matrices;
+    the last ``keep`` strips stay for the overlapping requests of the next stage."""
+
+    def __init__(self, previous, kernel, plans, *, mode, cval, height, keep=2):
+        self.previous, self.kernel, self.plans = previous, kernel, plans
+        self.shape = previous.shape
+        self.mode, self.cval, self.height, self.keep = mode, float(cval), height, keep
+        self.above = max(p.reach[0] for p in self.plans)
+        self.below = max(p.reach[1] for p in self.plans)
+        self._strips = OrderedDict()
+
+    def rows(self, a, b):
+        first, last = a // self.height, (b - 1) // self.height
+        parts = [self._strip(i) for i in range(first, last + 1)]
+        start = first * self.height
+        if len(parts) == 1:
+            return parts[0][a - start:b - start]
+        return np.concatenate(parts)[a - start:b - start]
+
+    def _strip(self, index):
+        if index in self._strips:
+            self._strips.move_to_end(index)
+            return self._strips[index]
+        from imgconv.filtering import combine_results
+
+        a, b = index * self.height, min(self.shape[0], (index + 1) * self.height)
+        block, (above, below) = context(self.previous, a, b, self.above, self.below, self.mode)
+        results = []
+        for plan in self.plans:
+            up, down = min(plan.reach[0], above), min(plan.reach[1], below)
+            part = block[above - up:len(block) - (below - down)]
+            results.append(plan.band(part, (up, down), self.mode, self.cval))
+        rows = combine_results(self.kernel, results)
+        self._strips[index] = rows
+        while len(self._strips) > self.keep:
+            self._strips.popitem(last=False)
+        return rows
+
+
+def context(stage, a, b, above, below, mode):
+    """Rows ``a..b`` of ``stage`` with ``above`` and ``below`` rows of context: ``(block, halo)``.
+
+    Past the image's top and bottom the context is mapped by ``mode``, as the engine pads the
+    whole image; ``constant`` mode leaves those rows out (``halo`` then says how many rows of
+    context the block has; the engine supplies cval for the rest).
+
+    Examples
+    --------
+    >>> rows = ArrayRows(np.arange(5, dtype=np.float32)[:, None])
+    >>> block, halo = context(ColourRows(rows, "all"), 0, 2, 2, 1, "reflect")
+    >>> block[:, 0, 0].tolist(), halo
+    ([1.0, 0.0, 0.0, 1.0, 2.0], (2, 1))
+    """
+    H = stage.shape[0]
+    if mode == "constant":
+        lo, hi = max(0, a - above), min(H, b + below)
+        return stage.rows(lo, hi), (a - lo, hi - b)
+    index = source_index(H, above, below, mode)[a:b + above + below]
+    breaks = np.flatnonzero(np.diff(index) != 1) + 1  # contiguous runs of source rows
+    runs = np.split(index, breaks)
+    if len(runs) == 1:
+        return stage.rows(int(index[0]), int(index[-1]) + 1), (above, below)
+    return np.concatenate([stage.rows(int(r[0]), int(r[-1]) + 1) for r in runs]), (above, below)
+
+
+class Chain:
+    """A chain of kernels over a row source, with the options of :func:`imgconv.filter_image`.
+
+    ``source`` has ``shape`` (the pixels' H x W [x C]), ``has_alpha`` and ``pixels(a, b)``
+    (float32 rows as :func:`imgconv.read_image` would give them).
+    """
+
+    def __init__(self, source, kernels, *, mode="reflect", cval=0.0, method="auto", correlate=False,
+                 normalize=False, scale=1.0, offset=0.0, channels="all"):
+        from imgconv.engine.rows import plan_rows
+        from imgconv.filtering import resolve_kernels
+
+        check_mode(mode)
+        self.colour = ColourRows(source, channels)
+        self.shape = self.colour.shape
+        self.kernels = [k.normalized() if normalize or k.normalize else k for k in resolve_kernels(kernels)]
+        #: the RowPlan of every matrix of every kernel, in order: planned once, on the whole image
+        self.plans = [[plan_rows(self.shape, m, method=method, correlate=correlate) for m in k.matrices]
+                      for k in self.kernels]
+        self.mode, self.cval, self.scale, self.offset = mode, cval, scale, offset
+
+    def tile_rows(self):
+        """What every strip height must be a multiple of: the FFT tile heights of the chain."""
+        return math.lcm(1, *(p.tile_rows for plans in self.plans for p in plans))
+
+    def reach(self):
+        """``(above, below)``: the source rows of stage 0 one output row depends on."""
+        return (sum(max(p.reach[0] for p in plans) for plans in self.plans),
+                sum(max(p.reach[1] for p in plans) for plans in self.plans))
+
+    def strip_height(self, rows):
+        """``rows`` made a strip height: a multiple of :meth:`tile_rows` (at least one), at most
+        the image's height."""
+        unit = self.tile_rows()
+        return min(self.shape[0], max(unit, rows // unit * unit))
+
+    def _keeps(self, height):
+        """How many strips each kernel's stage keeps: those one request of the next stage spans,
+        and one more for the overlap of consecutive requests."""
+        reaches = [(max(p.reach[0] for p in plans), max(p.reach[1] for p in plans)) for plans in self.plans]
+        return [2 + (above + below + height - 1) // height for above, below in reaches[1:]] + [1]
+
+    def strips(self, height):
+        """Yield ``(a, b, pixels)`` for consecutive strips of the output: ``pixels`` are rows
+        ``a..b`` of :func:`imgconv.filter_image`'s result (float32), bit for bit.
+
+        ``height`` is made a :meth:`strip_height` first.
+        """
+        height = self.strip_height(height)
+        stage = self.colour
+        for kernel, plans, keep in zip(self.kernels, self.plans, self._keeps(height)):
+            stage = KernelRows(stage, kernel, plans, mode=self.mode, cval=self.cval, height=height, keep=keep)
+        for a in range(0, self.shape[0], height):
+            b = min(self.shape[0], a + height)
+            yield a, b, self.colour.finish(a, b, stage.rows(a, b), self.scale, self.offset)
+
+    def strip_bytes(self, rows, threads=1):
+        """About how many bytes the pipeline holds with strips of ``rows`` rows (for the memory
+        budget): the rows each stage keeps and computes, the engine's copies and FFT tiles."""
+        from imgconv.engine.fft import fft_shape
+
+        rows = self.strip_height(rows)
+        height, width, planes = self.shape
+        source = self.colour.source.shape
+        plane_row = width * planes * 4
+        above, below = (max(p.reach[0] for p in self.plans[0]), max(p.reach[1] for p in self.plans[0]))
+        given = 1 if len(source) == 2 else source[2]
+        total = (rows + above + below) * width * (given + planes + 3) * 4  # stage 0: pixels, planes, YCbCr
+        for plans, keep in zip(self.plans, self._keeps(rows)):
+            above, below = max(p.reach[0] for p in plans), max(p.reach[1] for p in plans)
+            total += (keep + 1) * rows * plane_row + (rows + above + below) * plane_row  # kept, combined, block
+            for plan in plans:
+                h, w = plan.kernel.shape
+                total += rows * plane_row + (rows + h - 1) * plane_row  # its band, a contiguous copy
+                if plan.plan.method == "fft":
+                    itemsize = 4 if np.abs(plan.kernel).sum() <= 64 else 8
+                    ny, nx = fft_shape(plan.plan.tile[0], h), fft_shape(plan.plan.tile[1], w)
+                    total += (rows + h - 1) * (width + w - 1) * planes * itemsize  # padded
+                    total += 3 * threads * ny * (nx + 2) * planes * itemsize  # a tile and its spectrum each
+        return total + 3 * rows * width * self.colour.out_channels * 4  # scale, offset, chroma, alpha
