@@ -37,8 +37,8 @@ def output_options(default_name):
 
 def _output_options(fn, default_name):
     """``-o``, ``--overwrite``/``--skip-existing``, ``--depth``, ``--format``, ``--quality``,
-    ``-r``, ``--glob``, ``-j``, ``--scheduler``, ``--max-pixels``, ``--max-memory``, ``--quiet``: declared once for every
-    writing command."""
+    ``-r``, ``--glob``, ``-j``, ``--scheduler``, ``--max-pixels``, ``--max-memory``, ``--quiet``:
+    declared once for every writing command."""
     options = [
         click.option("-o", "--output", type=click.Path(dir_okay=True, allow_dash=True),
                      help="Output file (one input) or folder (several inputs or a folder). "

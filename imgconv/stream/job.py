@@ -118,21 +118,20 @@ def filter_in_strips(job, source, kernels, options, output):
         return max(layout.decode_bytes, layout.held_bytes + chain.strip_bytes(rows, threads) + out)
 
     guess = Chain(_HeaderRows(layout), kernels, **opts)
-    need = working_set(guess, guess.tile_rows(), fmt)
+    need = working_set(guess, 1, fmt)
     if need > budget:
         _refuse(source, job.src, need, budget, "in strips")
     picture = source.load()
     chain = Chain(source, kernels, **opts)
     target = resolve_target(job.dst, chain.colour.out_channels, depth=output.depth, like=picture,
                             quality=output.quality, format=output.format if str(job.dst) == "-" else None)
-    most = chain.strip_height(max(1, STRIP_BYTES // (chain.shape[1] * chain.shape[2] * 4)))
-    rows = strip_rows(lambda r: working_set(chain, r, target.format), chain.tile_rows(), most, budget)
-    rows = chain.strip_height(rows or 1)
+    most = min(chain.shape[0], max(1, STRIP_BYTES // (chain.shape[1] * chain.shape[2] * 4)))
+    rows = strip_rows(lambda r: working_set(chain, r, target.format), 1, most, budget) or 1
     samples = (samples_at_depth(pixels, target.depth) for _, _, pixels in chain.strips(rows))
     shape = chain.shape[:2] + ((chain.colour.out_channels,) if chain.colour.out_channels > 1 else ())
     dtype = {8: "uint8", 16: "uint16", "float": "float32"}[target.depth]
     with _ahead(samples) as strips:
-        write_strips(target, shape, dtype, strips, rows=rows, threads=threads)
+        write_strips(target, shape, dtype, strips, rows=chain.strip_height(rows), threads=threads)
     return picture.notes
 
 

@@ -9,7 +9,7 @@
   -- and encoded whole by :func:`imgconv.imageio.writing.encode_samples`.
 
 Files are written atomically as :func:`imgconv.write_image` writes them; standard output gets
-the bytes as they are encoded.
+the bytes as they are encoded (a TIFF, whose writer seeks, once it is complete).
 
 Examples
 --------
@@ -37,8 +37,9 @@ def write_strips(target, shape, dtype, strips, *, rows, threads=1):
 
     encoders = {"PNG": _png, "TIFF": _tiff, "NPY": _npy}
     encoder = encoders.get(target.format, _whole)
-    deliver(target, lambda fp: encoder(fp, target, shape, np.dtype(dtype), strips, rows, threads),
-            buffered=target.format not in STREAMED_FORMATS)
+    # tifffile seeks back to write its offsets: a TIFF for a stream is encoded into memory first
+    buffered = target.format not in STREAMED_FORMATS or (target.to_stream and target.format == "TIFF")
+    deliver(target, lambda fp: encoder(fp, target, shape, np.dtype(dtype), strips, rows, threads), buffered=buffered)
 
 
 def sink_bytes(target_format, shape, itemsize, rows, threads=1):

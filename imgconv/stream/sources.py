@@ -152,9 +152,9 @@ def _decoded_size(source, label, max_pixels):
         if isinstance(fp, io.IOBase):
             fp.seek(0)
     check_size(width, height, max_pixels, label)
-    if sixteen:  # two Pillow images of 4 bytes a pixel, the high and low samples (pillow16)
+    if sixteen:  # two Pillow images of 4 bytes a pixel, one 8-bit copy of each, the uint16 samples (pillow16)
         channels = 4 if mode == "RGBA" or transparency else 3
-        return height, width, channels, 2, 8 + 3 * 2 * channels
+        return height, width, channels, 2, 8 + 4 * channels + 2 * transparency * channels
     channels = {"1": 1, "L": 1, "P": 3, "I": 1, "F": 1, "LA": 2, "La": 2, "RGBA": 4, "RGBa": 4}.get(mode, 3)
     channels = min(4, channels + transparency) if mode not in ("LA", "La", "RGBA", "RGBa") else channels
     itemsize = 4 if mode == "F" else 2 if mode == "I" or mode.startswith("I;16") else 1

@@ -12,9 +12,9 @@ image (grey, luma, alpha split). A kernel's stage computes its rows in strips of
 height and keeps the last few, so a chain computes each strip of each stage once (twice at
 most near the border in ``wrap`` mode).
 
-Methods are planned once, on the whole image's shape, as the whole-image path plans them; a
-strip height is a multiple of every FFT tile height of the chain, so FFT strips are made of
-the very tiles of the whole image.
+Methods are planned once, on the whole image's shape, as the whole-image path plans them; the
+strip height of a kernel that runs by FFT is a multiple of its tile height, so its strips are
+made of the very tiles of the whole image.
 
 Examples
 --------
@@ -24,7 +24,7 @@ Examples
 >>> picture = Picture(np.random.default_rng(0).random((30, 8, 3), dtype=np.float32))
 >>> whole = filter_image(picture, ["gaussian:sigma=1", "sobel"], mode="wrap")
 >>> chain = Chain(ArrayRows(picture), ["gaussian:sigma=1", "sobel"], mode="wrap")
->>> strips = [pixels for _, _, pixels in chain.strips(height=7)]
+>>> strips = [pixels for _, _, pixels in chain.strips(7)]
 >>> bool(np.array_equal(np.concatenate(strips), whole))
 True
 """
@@ -209,57 +209,57 @@ class Chain:
                       for k in self.kernels]
         self.mode, self.cval, self.scale, self.offset = mode, cval, scale, offset
 
-    def tile_rows(self):
-        """What every strip height must be a multiple of: the FFT tile heights of the chain."""
-        return math.lcm(1, *(p.tile_rows for plans in self.plans for p in plans))
+    def units(self):
+        """What each kernel's strip height must be a multiple of: the FFT tile heights of its
+        matrices (1 when none runs by FFT)."""
+        return [math.lcm(1, *(p.tile_rows for p in plans)) for plans in self.plans]
 
-    def reach(self):
-        """``(above, below)``: the source rows of stage 0 one output row depends on."""
-        return (sum(max(p.reach[0] for p in plans) for plans in self.plans),
-                sum(max(p.reach[1] for p in plans) for plans in self.plans))
+    def heights(self, rows):
+        """The strip height of each kernel for strips of about ``rows`` rows: ``rows`` rounded
+        down to a multiple of the kernel's unit (at least one unit, at most the image)."""
+        return [min(self.shape[0], max(unit, rows // unit * unit)) for unit in self.units()]
+
+    def _stages(self, rows):
+        """The kernels' row stages for strips of about ``rows`` rows, each keeping the strips one
+        request of the next stage spans, and one more for the overlap of consecutive requests."""
+        heights = self.heights(rows)
+        reaches = [(max(p.reach[0] for p in plans), max(p.reach[1] for p in plans)) for plans in self.plans]
+        keeps = [2 + -(-(after + above + below) // height)
+                 for height, after, (above, below) in zip(heights, heights[1:], reaches[1:])] + [1]
+        stage, stages = self.colour, []
+        for kernel, plans, height, keep in zip(self.kernels, self.plans, heights, keeps):
+            stage = KernelRows(stage, kernel, plans, mode=self.mode, cval=self.cval, height=height, keep=keep)
+            stages.append(stage)
+        return stages
 
     def strip_height(self, rows):
-        """``rows`` made a strip height: a multiple of :meth:`tile_rows` (at least one), at most
-        the image's height."""
-        unit = self.tile_rows()
-        return min(self.shape[0], max(unit, rows // unit * unit))
+        """The height of the output strips for strips of about ``rows`` rows (the last kernel's)."""
+        return self.heights(rows)[-1]
 
-    def _keeps(self, height):
-        """How many strips each kernel's stage keeps: those one request of the next stage spans,
-        and one more for the overlap of consecutive requests."""
-        reaches = [(max(p.reach[0] for p in plans), max(p.reach[1] for p in plans)) for plans in self.plans]
-        return [2 + (above + below + height - 1) // height for above, below in reaches[1:]] + [1]
-
-    def strips(self, height):
-        """Yield ``(a, b, pixels)`` for consecutive strips of the output: ``pixels`` are rows
-        ``a..b`` of :func:`imgconv.filter_image`'s result (float32), bit for bit.
-
-        ``height`` is made a :meth:`strip_height` first.
-        """
-        height = self.strip_height(height)
-        stage = self.colour
-        for kernel, plans, keep in zip(self.kernels, self.plans, self._keeps(height)):
-            stage = KernelRows(stage, kernel, plans, mode=self.mode, cval=self.cval, height=height, keep=keep)
-        for a in range(0, self.shape[0], height):
-            b = min(self.shape[0], a + height)
-            yield a, b, self.colour.finish(a, b, stage.rows(a, b), self.scale, self.offset)
+    def strips(self, rows):
+        """Yield ``(a, b, pixels)`` for consecutive strips of the output, of :meth:`strip_height`
+        rows: ``pixels`` are rows ``a..b`` of :func:`imgconv.filter_image`'s result, bit for bit."""
+        last = self._stages(rows)[-1]
+        for a in range(0, self.shape[0], last.height):
+            b = min(self.shape[0], a + last.height)
+            yield a, b, self.colour.finish(a, b, last.rows(a, b), self.scale, self.offset)
 
     def strip_bytes(self, rows, threads=1):
-        """About how many bytes the pipeline holds with strips of ``rows`` rows (for the memory
-        budget): the rows each stage keeps and computes, the engine's copies and FFT tiles."""
+        """About how many bytes the pipeline holds with strips of about ``rows`` rows (for the
+        memory budget): the rows each stage keeps and computes, the engine's copies, FFT tiles."""
         from imgconv.engine.fft import fft_shape
 
-        rows = self.strip_height(rows)
-        height, width, planes = self.shape
+        _, width, planes = self.shape
         source = self.colour.source.shape
         plane_row = width * planes * 4
-        above, below = (max(p.reach[0] for p in self.plans[0]), max(p.reach[1] for p in self.plans[0]))
+        stages = self._stages(rows)
+        first = stages[0]
         given = 1 if len(source) == 2 else source[2]
-        total = (rows + above + below) * width * (given + planes + 3) * 4  # stage 0: pixels, planes, YCbCr
-        for plans, keep in zip(self.plans, self._keeps(rows)):
-            above, below = max(p.reach[0] for p in plans), max(p.reach[1] for p in plans)
-            total += (keep + 1) * rows * plane_row + (rows + above + below) * plane_row  # kept, combined, block
-            for plan in plans:
+        total = (first.height + first.above + first.below) * width * (given + planes + 3) * 4  # pixels, YCbCr
+        for stage in stages:
+            rows = stage.height
+            total += (stage.keep + 1) * rows * plane_row + (rows + stage.above + stage.below) * plane_row
+            for plan in stage.plans:
                 h, w = plan.kernel.shape
                 total += rows * plane_row + (rows + h - 1) * plane_row  # its band, a contiguous copy
                 if plan.plan.method == "fft":
@@ -267,4 +267,4 @@ class Chain:
                     ny, nx = fft_shape(plan.plan.tile[0], h), fft_shape(plan.plan.tile[1], w)
                     total += (rows + h - 1) * (width + w - 1) * planes * itemsize  # padded
                     total += 3 * threads * ny * (nx + 2) * planes * itemsize  # a tile and its spectrum each
-        return total + 3 * rows * width * self.colour.out_channels * 4  # scale, offset, chroma, alpha
+        return total + 3 * stages[-1].height * width * self.colour.out_channels * 4  # scale, chroma, alpha
