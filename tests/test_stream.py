@@ -406,3 +406,11 @@ def test_a_large_tiff_streams_in_bounded_memory(tmp_path):
         assert tif.pages[0].shape == (6000, 6000, 3)
         middle = tif.pages[0].asarray()[2990:3010]
     assert middle.std() > 1  # a picture, not zeros
+
+
+def test_fast_transform_lengths_are_scipys_without_importing_it():
+    from scipy.fft import next_fast_len as scipys
+
+    from imgconv.engine.fft import next_fast_len
+
+    assert all(next_fast_len(n) == scipys(n, real=True) for n in range(1, 20_000))

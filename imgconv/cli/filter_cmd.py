@@ -40,8 +40,10 @@ def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scal
       cat in.png | imgconv filter - -k emboss -o - > out.png
     """
     from imgconv.filtering import resolve_kernels
+    from imgconv.stream.budget import one_malloc_arena
     from imgconv.tasks import FilterOptions, FilterTask
 
+    one_malloc_arena()  # the strips' threads share freed memory (a one-off process)
     chain = resolve_kernels(kernels)  # bad specs fail here, once, before any file is read
     if explain:
         _explain(inputs, chain, method, correlate, channels)

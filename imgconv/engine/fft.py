@@ -22,9 +22,27 @@ TILE_OVERHEAD = 4e5
 
 def fft_shape(n_out, k):
     """Fast transform length for ``n_out`` outputs of a ``k``-tap kernel."""
-    from scipy.fft import next_fast_len
+    return next_fast_len(n_out + k - 1)
 
-    return next_fast_len(n_out + k - 1, real=True)
+
+def next_fast_len(n):
+    """The smallest ``2**a * 3**b * 5**c >= n``: ``scipy.fft.next_fast_len(n, real=True)``, without
+    importing scipy.fft (a quarter of a second), so that planning a kernel costs nothing.
+
+    Examples
+    --------
+    >>> next_fast_len(2161), next_fast_len(257)
+    (2187, 270)
+    """
+    best = 1 << max(0, n - 1).bit_length()
+    fives = 1
+    while fives < best:
+        odd = fives
+        while odd < best:
+            best = min(best, odd << max(0, -(-n // odd) - 1).bit_length())
+            odd *= 3
+        fives *= 5
+    return best
 
 
 def tile_plan(shape, kshape):

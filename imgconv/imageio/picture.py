@@ -134,7 +134,9 @@ def scale_integers(samples):
     if divisor is None:
         return None
     values = samples.astype(np.float32)
-    return values if divisor == 1 else values / np.float32(divisor)
+    if divisor != 1:
+        values /= np.float32(divisor)  # in place: one float copy, not two
+    return values
 
 
 def native_samples(samples, label=None):

@@ -51,10 +51,27 @@ def _png_chunk(kind, data):
 
 
 def _deflate(data, window, last):
-    """One piece of a raw deflate stream: primed with ``window``, ending byte-aligned (or final)."""
+    """One piece of a raw deflate stream, primed with ``window``, ending byte-aligned (or final);
+    with the Adler-32 and length of ``data``."""
     compressor = zlib.compressobj(PNG_COMPRESS_LEVEL, zlib.DEFLATED, -15, zdict=window) if window else \
         zlib.compressobj(PNG_COMPRESS_LEVEL, zlib.DEFLATED, -15)
-    return compressor.compress(data) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+    out = compressor.compress(data) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+    return out, zlib.adler32(data), len(data)
+
+
+def adler32_combine(first, second, second_length):
+    """The Adler-32 of two pieces of data from theirs (zlib's ``adler32_combine``).
+
+    Examples
+    --------
+    >>> adler32_combine(zlib.adler32(b"strip "), zlib.adler32(b"by strip"), 8) == zlib.adler32(b"strip by strip")
+    True
+    """
+    base = 65521
+    rem = second_length % base
+    low = (first & 0xFFFF) + (second & 0xFFFF) + base - 1
+    high = (rem * (first & 0xFFFF)) % base + (first >> 16) + (second >> 16) + base - rem
+    return (low % base) | ((high % base) << 16)
 
 
 class PngWriter:
@@ -129,8 +146,8 @@ class PngWriter:
             self._deflate_pending()
 
     def _deflate_pending(self):
-        data = b"".join(part.tobytes() for part in self._pending) if len(self._pending) > 1 else \
-            self._pending[0].tobytes()
+        data = self._pending[0] if len(self._pending) == 1 else np.concatenate(self._pending)
+        data = memoryview(data.reshape(-1))
         self._pending, self._pending_bytes = [], 0
         last = self.rows_done >= self.height
         if self._pool is None:
@@ -138,20 +155,24 @@ class PngWriter:
             if out:
                 self.fp.write(_png_chunk(b"IDAT", out))
             return
-        self._adler = zlib.adler32(data, self._adler)
         self._pieces.append(self._pool.submit(_deflate, data, self._window, last))
-        self._window = (self._window + data[-_WINDOW:])[-_WINDOW:]
+        self._window = (self._window + bytes(data[-_WINDOW:]))[-_WINDOW:]
         while self._pieces and (self._pieces[0].done() or len(self._pieces) > self.threads):
-            self.fp.write(_png_chunk(b"IDAT", self._pieces.pop(0).result()))
+            self._write_piece()
+
+    def _write_piece(self):
+        out, adler, length = self._pieces.pop(0).result()
+        self._adler = adler32_combine(self._adler, adler, length)
+        self.fp.write(_png_chunk(b"IDAT", out))
 
     def close(self):
         """Write what is left and the end of the file; all ``height`` rows must have been written."""
         if self.rows_done != self.height:
             raise ValueError(f"a PNG of {self.height} rows got {self.rows_done}")
         if self._pool is not None:
-            for piece in self._pieces:
-                self.fp.write(_png_chunk(b"IDAT", piece.result()))
-            self.fp.write(_png_chunk(b"IDAT", struct.pack(">I", self._adler & 0xFFFFFFFF)))
+            while self._pieces:
+                self._write_piece()
+            self.fp.write(_png_chunk(b"IDAT", struct.pack(">I", self._adler)))
             self._pool.shutdown()
         self.fp.write(_png_chunk(b"IEND", b""))
 

@@ -100,3 +100,21 @@ def strip_rows(working_set, unit, most, budget):
         else:
             high = middle
     return low * unit
+
+
+def one_malloc_arena():
+    """Have every thread of this process allocate from glibc's main arena (``M_ARENA_MAX`` 1).
+
+    The strips are computed in one thread and encoded in others; with an arena per thread, the
+    memory one frees is kept for that thread alone and the process's RSS grows by a strip or
+    two for each (measured: 4K PNG, 244 MB peak RSS against 196 MB). The command line calls
+    this; a library process keeps its own allocator settings. No effect without glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-8, 1)  # M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass

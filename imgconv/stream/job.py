@@ -121,7 +121,8 @@ def filter_in_strips(job, source, kernels, options, output):
     need = working_set(guess, 1, fmt)
     if need > budget:
         _refuse(source, job.src, need, budget, "in strips")
-    picture = source.load()
+    with _preloading(guess):
+        picture = source.load()
     chain = Chain(source, kernels, **opts)
     target = resolve_target(job.dst, chain.colour.out_channels, depth=output.depth, like=picture,
                             quality=output.quality, format=output.format if str(job.dst) == "-" else None)
@@ -153,6 +154,29 @@ def whole_picture(source):
     """The :class:`~imgconv.imageio.Picture` :func:`imgconv.read_image` would give (float pixels)."""
     picture = source.load()
     return dataclasses.replace(picture, pixels=source.pixels(0, source.shape[0]))
+
+
+@contextlib.contextmanager
+def _preloading(chain):
+    """Import the code ``chain``'s plans run (scipy.fft, the compiled loops: a quarter to half a
+    second each) in a thread while this one decodes the image (Pillow and zlib release the GIL)."""
+    plans = [p.plan for plans in chain.plans for p in plans]
+
+    def load():
+        with contextlib.suppress(Exception):  # a failure shows again where the code is used
+            if any(plan.method == "fft" for plan in plans):
+                import scipy.fft  # noqa: F401
+            if any(plan.compiled for plan in plans):
+                from imgconv.engine import warm_up
+
+                warm_up()
+
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(load,), daemon=True)
+    worker.start()
+    try:
+        yield
+    finally:
+        worker.join()
 
 
 @contextlib.contextmanager

@@ -156,7 +156,8 @@ class KernelRows:
             part = block[above - up:len(block) - (below - down)]
             results.append(plan.band(part, (up, down), self.mode, self.cval))
         rows = combine_results(self.kernel, results)
-        self._strips[index] = rows
+        if self.keep:
+            self._strips[index] = rows
         while len(self._strips) > self.keep:
             self._strips.popitem(last=False)
         return rows
@@ -221,11 +222,12 @@ class Chain:
 
     def _stages(self, rows):
         """The kernels' row stages for strips of about ``rows`` rows, each keeping the strips one
-        request of the next stage spans, and one more for the overlap of consecutive requests."""
+        request of the next stage spans, and one more for the overlap of consecutive requests
+        (the last stage none: each of its strips is asked for once)."""
         heights = self.heights(rows)
         reaches = [(max(p.reach[0] for p in plans), max(p.reach[1] for p in plans)) for plans in self.plans]
         keeps = [2 + -(-(after + above + below) // height)
-                 for height, after, (above, below) in zip(heights, heights[1:], reaches[1:])] + [1]
+                 for height, after, (above, below) in zip(heights, heights[1:], reaches[1:])] + [0]
         stage, stages = self.colour, []
         for kernel, plans, height, keep in zip(self.kernels, self.plans, heights, keeps):
             stage = KernelRows(stage, kernel, plans, mode=self.mode, cval=self.cval, height=height, keep=keep)
