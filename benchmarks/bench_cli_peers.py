@@ -11,6 +11,8 @@ upscales of a real photograph, deterministic) in a temporary folder:
   4k     3840x2160 PNG: gaussian:sigma=2 and a 3x3 sharpen
   tiff   11520x10800 RGB uncompressed TIFF (124 MP): gaussian:sigma=2 and a dense 9x9 kernel file
   batch  60 PNGs of 1024x768, gaussian:sigma=2, 2 workers (imgconv -j 2; xargs -P 2 vips ...)
+  png    in this process: the 4K PNG's samples encoded by imgconv's PNG writer with one zlib
+         stream, and deflated in pieces on 2 threads (Pillow's encoder, level 1, beside them)
 
 Each command runs --runs times, alternating with its peers; the table gives the median wall
 time, the peak RSS of the whole process tree (the sum of its processes' RSS, sampled every
@@ -54,25 +56,31 @@ def tree_rss(pid):
 
 def measure(cmd, shell=False):
     """(wall seconds, peak RSS bytes of the process tree) of one run of ``cmd``: the largest sum
-    of the tree's RSS sampled every 10 ms, or the rusage peak of its largest process if higher."""
+    of the tree's RSS sampled every 10 ms, or the peak of its largest process if higher (from
+    GNU time, which forks it from a small process: Linux carries a child's ru_maxrss over from
+    the process it was forked from, here this one)."""
+    report = tempfile.NamedTemporaryFile(suffix=".rss", delete=False)
+    report.close()
+    timer = ["/usr/bin/time", "-f", "%M", "-o", report.name] if os.path.exists("/usr/bin/time") else []
+    cmd = timer + (["sh", "-c", cmd] if shell else cmd)
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, shell=shell, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peak = 0
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
+    while proc.poll() is None:
         peak = max(peak, tree_rss(proc.pid))
         time.sleep(0.01)
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd} failed: {proc.stderr.read().decode()[-500:]}")
-    return wall, max(peak, usage.ru_maxrss * 1024)
+    with open(report.name) as kib:
+        largest = int((kib.read().split() or ["0"])[-1]) * 1024
+    os.unlink(report.name)
+    return wall, max(peak, largest)
 
 
 def make_inputs(folder):
-    """The 4K PNG, the 124 MP TIFF, the batch of PNGs, the kernel files; deterministic."""
+    """The 4K PNG, the 124 MP TIFF, the batch of PNGs, the kernel files; deterministic (made in a
+    child process, so that this one stays small)."""
     import tifffile
 
     photo = Image.open(ROOT / "samples" / "coffee.png").convert("RGB")
@@ -146,7 +154,7 @@ def size_of(path):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--only", default="4k,tiff,batch", help="comma-separated: 4k, tiff, batch")
+    p.add_argument("--only", default="4k,tiff,batch,png", help="comma-separated: 4k, tiff, batch, png")
     p.add_argument("--keep", type=Path, help="make the inputs here and keep them (default: a temporary folder)")
     a = p.parse_args()
     tools = {"imgconv"} | {t for t in ("vips", "convert", "gmic") if shutil.which(t)}
@@ -156,9 +164,14 @@ def main():
     folder = a.keep or Path(tempfile.mkdtemp(prefix="bench_peers_"))
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        paths = make_inputs(folder)
-        wanted = {"4k": "4K", "tiff": "124 MP", "batch": "PNGs"}
-        selected = [wanted[w] for w in a.only.split(",")]
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(1) as child:
+            paths = child.submit(make_inputs, folder).result()
+        wanted = {"4k": "4K", "tiff": "124 MP", "batch": "PNGs", "png": None}
+        selected = [wanted[w] for w in a.only.split(",") if wanted[w]]
+        if "png" in a.only.split(","):
+            png_writers(paths["4k"], a.runs)
         results = {}
         for job, commands in jobs(paths, folder, tools).items():
             if not any(key in job for key in selected):
@@ -176,6 +189,42 @@ def main():
     finally:
         if a.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def png_writers(path, runs):
+    """Encoding the 4K photograph's samples: one zlib stream against pieces deflated on 2 threads."""
+    import io
+
+    from imgconv.imageio.png16 import PngWriter
+
+    samples = np.asarray(Image.open(path))
+    height, width, channels = samples.shape
+
+    def imgconv_png(threads):
+        buffer = io.BytesIO()
+        with PngWriter(buffer, width, height, channels, 8, threads=threads) as png:
+            for a in range(0, height, 256):
+                png.write(samples[a:a + 256])
+        return buffer
+
+    def pillow_png():
+        buffer = io.BytesIO()
+        Image.fromarray(samples).save(buffer, "PNG", compress_level=1)
+        return buffer
+
+    encoders = {"imgconv, one zlib stream": lambda: imgconv_png(1),
+                "imgconv, pieces on 2 threads": lambda: imgconv_png(2), "Pillow, level 1": pillow_png}
+    times = {name: [] for name in encoders}
+    for _ in range(runs):
+        for name, encode in encoders.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            size = len(encode().getvalue())
+            times[name].append((time.perf_counter() - wall, time.process_time() - cpu, size))
+    print(f"\n### PNG writer, {width}x{height} RGB 8-bit samples, in one process\n")
+    print("| encoder | wall s | CPU s | MB |\n|---|---|---|---|")
+    for name, rows in times.items():
+        print(f"| {name} | {statistics.median(r[0] for r in rows):.3f} | {statistics.median(r[1] for r in rows):.3f} "
+              f"| {rows[0][2] / 1e6:.2f} |", flush=True)
 
 
 def report(job, rows):

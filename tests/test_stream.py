@@ -203,6 +203,20 @@ def test_tiffs_are_read_strip_by_strip_as_read_image_reads_them(photos, tmp_path
         assert np.array_equal(np.concatenate(rows), read_image(path).pixels), name
 
 
+@pytest.mark.parametrize("compression", ["tiff_lzw", "packbits"])
+def test_lzw_and_packbits_tiffs_give_read_images_rows(photos, tmp_path, compression):
+    """Streamed where tifffile decodes them (PackBits always, LZW with imagecodecs), else decoded
+    whole by Pillow, to 8-bit samples."""
+    from tifffile import TIFF
+
+    path = tmp_path / "c.tif"
+    Image.fromarray(np.rint(photos["coffee.png"].pixels * 255).astype(np.uint8)).save(path, compression=compression)
+    with open_input(path) as source:
+        assert source.layout.streamed == ({"tiff_lzw": 5, "packbits": 32773}[compression] in TIFF.DECOMPRESSORS)
+        rows = source.pixels(0, 400)
+    assert np.array_equal(rows, read_image(path).pixels)
+
+
 def test_npy_is_memory_mapped_and_converted_by_rows(tmp_path):
     path = tmp_path / "big.npy"
     values = np.random.default_rng(1).random((300, 200, 2))
