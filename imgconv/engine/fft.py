@@ -3,13 +3,13 @@
 The image is extended by the boundary mode (as much as the kernel reaches), cut
 into tiles whose transform length is a fast length (``scipy.fft.next_fast_len``),
 and each tile is multiplied by the kernel's spectrum (computed once). Tiles keep
-memory bounded (one padded copy of the image plus the output) and caches warm.
+memory bounded (the image, the output and one extended tile per thread) and caches warm.
 Transforms run in float32 when the kernel is small in absolute sum (error well
 under 1e-5 on [0, 1] data), otherwise in float64.
 """
 import numpy as np
 
-from imgconv.engine.boundary import pad_interleaved
+from imgconv.engine.boundary import source_index
 from imgconv.settings import current
 
 #: candidate tile sides (output pixels); the planner picks the cheapest. Measured
@@ -91,44 +91,59 @@ def correlate_fft(image, kernel, anchor, mode, cval, tile=None, halo=None):
     """
     H, W, C = image.shape
     h, w = kernel.shape
-    ctype = np.float32 if np.abs(kernel).sum() <= 64 else np.float64
     above, below = anchor[0], h - 1 - anchor[0]
     if halo is not None:  # only the reach past the context given is extended (constant mode)
         above, below = above - halo[0], below - halo[1]
-    padded = pad_interleaved(image, (above, anchor[1]), (below, w - 1 - anchor[1]), mode, cval, dtype=ctype)
-    out_rows = padded.shape[0] - h + 1
-    return _correlate_padded(padded, kernel, (out_rows, W, C), tile or tile_plan((out_rows, W), (h, w)))
-
-
-def _correlate_padded(padded, kernel, shape, tile):
-    """The tiles of the result of ``shape`` (H, W, C) from the image already extended by the
-    kernel's reach (``padded``: (H + h - 1, W + w - 1, C), the transform's dtype)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from scipy import fft as sfft
-
-    H, W, C = shape
-    h, w = kernel.shape
+    rows = source_index(H, above, below, mode)  # of each row and column of the extended image
+    cols = source_index(W, anchor[1], w - 1 - anchor[1], mode)
+    out_rows = len(rows) - h + 1
+    tile = tile or tile_plan((out_rows, W), (h, w))
     ty, tx, _ = tile
     ny, nx = fft_shape(ty, h), fft_shape(tx, w)
-    spectrum = sfft.rfft2(kernel[::-1, ::-1].astype(padded.dtype), s=(ny, nx))[:, :, None]
-    out = np.empty((H, W, C), np.float32)
+    ctype = np.float32 if np.abs(kernel).sum() <= 64 else np.float64
+    spectrum = sfft_module().rfft2(kernel[::-1, ::-1].astype(ctype), s=(ny, nx))[:, :, None]
+    out = np.empty((out_rows, W, C), np.float32)
 
     def one_tile(origin):
         y0, x0 = origin
-        oy, ox = min(ty, H - y0), min(tx, W - x0)
-        block = padded[y0:y0 + oy + h - 1, x0:x0 + ox + w - 1]  # channels stay interleaved:
-        prod = sfft.rfft2(block, s=(ny, nx), axes=(0, 1))        # no transposed copies
+        oy, ox = min(ty, out_rows - y0), min(tx, W - x0)
+        block = _extended_block(image, rows[y0:y0 + oy + h - 1], cols[x0:x0 + ox + w - 1], cval, ctype)
+        sfft = sfft_module()
+        prod = sfft.rfft2(block, s=(ny, nx), axes=(0, 1))  # channels stay interleaved: no transposed copies
         prod *= spectrum
         res = sfft.irfft2(prod, s=(ny, nx), axes=(0, 1), overwrite_x=True)
         out[y0:y0 + oy, x0:x0 + ox] = res[h - 1:h - 1 + oy, w - 1:w - 1 + ox]
 
-    origins = [(y0, x0) for y0 in range(0, H, ty) for x0 in range(0, W, tx)]
+    origins = [(y0, x0) for y0 in range(0, out_rows, ty) for x0 in range(0, W, tx)]
     threads = min(current().threads, len(origins))
     if threads == 1:
         for origin in origins:
             one_tile(origin)
     else:  # pocketfft releases the GIL: one tile per thread beats threads inside one transform
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(one_tile, origins))
     return out
+
+
+def sfft_module():
+    """scipy.fft, imported on first use (a quarter of a second)."""
+    from scipy import fft
+
+    return fft
+
+
+def _extended_block(image, rows, cols, cval, dtype):
+    """One tile's input: the image's ``rows`` and ``cols`` (from ``source_index``: -1 is cval) in
+    ``dtype``; a view of the image where they are a plain range, so that no padded copy of the
+    whole image is ever made (peak memory: the image, the output and a tile per thread)."""
+    r0, c0 = rows[0], cols[0]
+    if r0 >= 0 and c0 >= 0 and rows[-1] - r0 == len(rows) - 1 and cols[-1] - c0 == len(cols) - 1 \
+            and (np.diff(rows) == 1).all() and (np.diff(cols) == 1).all():
+        block = image[r0:rows[-1] + 1, c0:cols[-1] + 1]
+        return block if block.dtype == dtype else block.astype(dtype)
+    block = image[np.ix_(np.maximum(rows, 0), np.maximum(cols, 0))].astype(dtype, copy=False)
+    block[rows < 0] = cval
+    block[:, cols < 0] = cval
+    return block
