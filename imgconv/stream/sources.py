@@ -229,9 +229,10 @@ class TiffRows:
         # uncompressed strips: any rows can be read where they lie, without a whole strip
         self.raw = not self.tiled and page.compression == 1 and self.contiguous == channels
         self._fd = os.open(path, os.O_RDONLY)
-        self._bands = OrderedDict()
+        self._bands = OrderedDict()  # row of segments -> future of its samples
+        self._pool = None  # the thread that decodes ahead
         band = self.segment_rows * width * channels * self.dtype.itemsize
-        held = 0 if self.raw else self.KEEP * band + max(page.databytecounts)
+        held = 0 if self.raw else (self.KEEP + 1) * band + 2 * max(page.databytecounts)
         self.layout = _layout(self.shape, self.dtype.itemsize, decode=0, held=held, streamed=True)
 
     def picture(self):
@@ -248,6 +249,8 @@ class TiffRows:
                        path=self.path)
 
     def close(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         os.close(self._fd)
         self.tif.close()
 
@@ -284,10 +287,25 @@ class TiffRows:
         return np.concatenate(parts).reshape((b - a,) + self.shape[1:])
 
     def _band(self, index):
-        """Decoded samples of the index-th row of segments."""
-        if index in self._bands:
-            self._bands.move_to_end(index)
-            return self._bands[index]
+        """Decoded samples of the index-th row of segments; the next row of segments is decoded
+        meanwhile in a thread of its own (zlib releases the GIL), as the pipeline goes down."""
+        for wanted in (index, index + 1):
+            if wanted not in self._bands and wanted < self.down:
+                self._bands[wanted] = self._reader().submit(self._decode_band, wanted)
+        self._bands.move_to_end(index)
+        band = self._bands[index].result()
+        while len(self._bands) > self.KEEP + 1:  # (and the one ahead)
+            self._bands.popitem(last=False)
+        return band
+
+    def _reader(self):
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(1)
+        return self._pool
+
+    def _decode_band(self, index):
         height, width = self.shape[:2]
         rows = min(self.segment_rows, height - index * self.segment_rows)
         band = np.empty((rows, width, self.planes * self.contiguous), self.dtype)
@@ -305,8 +323,4 @@ class TiffRows:
                 cols = min(self.segment_cols, width - x0)
                 data = np.asarray(data).reshape(-1, self.segment_cols, self.contiguous)
                 band[:, x0:x0 + cols, plane * self.contiguous:(plane + 1) * self.contiguous] = data[:rows, :cols]
-        band = band[..., 0] if len(self.shape) == 2 else band
-        self._bands[index] = band
-        while len(self._bands) > self.KEEP:
-            self._bands.popitem(last=False)
-        return band
+        return band[..., 0] if len(self.shape) == 2 else band
