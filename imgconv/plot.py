@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 
-from imgconv.errors import ImgconvError, ImageWriteError
+from imgconv.errors import ImageWriteError, ImgconvError
 from imgconv.kernels import load_kernel
 from imgconv.response import applied_matrices, response_summary
 

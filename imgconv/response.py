@@ -21,7 +21,7 @@ import numpy as np
 
 from imgconv.engine.separable import low_rank_factors
 from imgconv.errors import KernelError
-from imgconv.kernels import Kernel, load_kernel
+from imgconv.kernels import load_kernel
 
 __all__ = ["frequency_response", "response_summary", "format_response", "applied_matrices"]
 

@@ -1,7 +1,8 @@
 """``imgconv estimate-kernel BEFORE AFTER --size HxW``: measure the kernel behind a pair."""
 import click
 
-from imgconv.cli.common import FINITE, MODES, FiniteFloat
+from imgconv.choices import MODES
+from imgconv.cli.common import FINITE, FiniteFloat
 
 _SHOW_MAX = 15
 
@@ -15,7 +16,8 @@ _SHOW_MAX = 15
 @click.option("--mode", type=click.Choice(MODES), default=None,
               help="Fit every pixel, the picture extended by this border mode. Default: only pixels whose "
                    "window lies inside the picture (nothing assumed about the border).")
-@click.option("--cval", type=FINITE, default=0.0, show_default=True, help="Value outside the picture for --mode constant.")
+@click.option("--cval", type=FINITE, default=0.0, show_default=True,
+              help="Value outside the picture for --mode constant.")
 @click.option("--regularize", type=FiniteFloat(min=0), default=0.0, show_default=True, metavar="λ",
               help="Weight of λ‖K‖² against the mean squared residual per pixel: ~1e-5 steadies noisy "
                    "pairs; larger shrinks K.")
