@@ -4,7 +4,6 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +15,6 @@ from imgconv.errors import KernelError
 from imgconv.kernels import load_kernel
 from imgconv.response import format_response, frequency_response, response_summary
 
-REPO = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ)  # subprocesses import the installed imgconv, as the suite does
 
 
