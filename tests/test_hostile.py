@@ -630,6 +630,7 @@ _SLOW_WRITER = """
 import sys, time
 from pathlib import Path
 from imgconv import imageio
+from imgconv.cli import run
 
 def slow(fp, *args, **kwargs):
     fp.write(b"\\x89PNG\\r\\n\\x1a\\n half a picture")
