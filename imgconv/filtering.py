@@ -35,14 +35,20 @@ def apply_kernel(pixels, kernel, *, mode="reflect", cval=0.0, method="auto", cor
                  nan="propagate"):
     """Filter colour planes ``pixels`` (H x W or H x W x C) with one Kernel: combine, scale, offset.
 
-    Missing pixels (NaN) are treated by ``nan`` (see :mod:`imgconv.missing`).
+    Missing pixels (NaN) are treated by ``nan`` (see :mod:`imgconv.missing`); ``nan=None``
+    says there are none (no check).
     """
+    from imgconv.engine import convolve
     from imgconv.missing import convolve_missing
 
     if normalize or kernel.normalize:
         kernel = kernel.normalized()
-    results = [convolve_missing(pixels, m, nan=nan, mode=mode, cval=cval, method=method, correlate=correlate)
-               for m in kernel.matrices]
+    if nan is None:
+        results = [convolve(pixels, m, mode=mode, cval=cval, method=method, correlate=correlate)
+                   for m in kernel.matrices]
+    else:
+        results = [convolve_missing(pixels, m, nan=nan, mode=mode, cval=cval, method=method, correlate=correlate)
+                   for m in kernel.matrices]
     if kernel.combine == "magnitude":
         out = np.sqrt(sum(r * r for r in results))
     elif kernel.combine == "max":
@@ -114,7 +120,7 @@ def filter_image(image, kernels, *, mode="reflect", cval=0.0, method="auto", cor
     [1.0, 1.0, 1.0, 0.111]
     """
     from imgconv.alpha import resolve_alpha_mode
-    from imgconv.missing import check_averaging, check_nan_mode
+    from imgconv.missing import check_averaging, check_nan_mode, has_missing
     from imgconv.pixels import process_pixels
 
     chain = resolve_kernels(kernels)
@@ -122,11 +128,13 @@ def filter_image(image, kernels, *, mode="reflect", cval=0.0, method="auto", cor
     if nan == "ignore":
         for kernel in chain:
             check_averaging(applied_matrices([kernel], normalize), kernel.name)
-    opts = dict(mode=mode, cval=cval, method=method, correlate=correlate, normalize=normalize, nan=nan)
+    opts = dict(mode=mode, cval=cval, method=method, correlate=correlate, normalize=normalize)
 
     def operate(planes):
+        # finite pixels and finite kernels stay finite along the chain: check once
+        policy = nan if has_missing(planes) else None
         for kernel in chain:
-            planes = apply_kernel(planes, kernel, **opts)
+            planes = apply_kernel(planes, kernel, nan=policy, **opts)
         return planes
 
     return process_pixels(image, operate, has_alpha=has_alpha,

@@ -63,6 +63,10 @@ def valid_mask(valid, shape):
 
 
 def _count_missing(planes):
+    from imgconv.missing import has_missing
+
+    if not has_missing(planes):
+        return 0
     bad = ~np.isfinite(planes)
     return int((bad.any(-1) if bad.ndim == 3 else bad).sum())
 

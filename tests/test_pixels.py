@@ -528,5 +528,15 @@ def test_cli_deconvolve_notes_and_options(cli, tmp_path, logo_png, photo_grey):
     assert load8(tmp_path / "o.jpg")[:5, :5].max() <= 5
     code, _, err = cli("deconvolve", logo_png, "--psf", "sharpen", "--nan", "ignore", "-o", tmp_path / "p.png")
     assert code == 2 and "averaging" in err and err.count("\n") == 1
+    img8 = to8(photo_grey[:60, :80])
+    src = save8(tmp_path / "g.png", img8)
+    mask = np.full(img8.shape, 255, np.uint8)
+    mask[10:40, 20:60] = 0
+    mpath = save8(tmp_path / "m.png", mask)
+    code, _, err = cli("deconvolve", src, "--psf", "box:size=3", "--valid", mpath, "--nan", "ignore", "--cval", 1,
+                       "-o", tmp_path / "v.png")
+    got = load8(tmp_path / "v.png")
+    empty = ndimage.convolve((mask > 0).astype(float), np.ones((3, 3)), mode="reflect") == 0
+    assert code == 0 and "0 in --valid" in err and (got[empty] == 255).all() and (got[~empty] < 255).mean() > 0.9
     with pytest.raises(ImgconvError, match="--channels"):
         deconvolve_picture(photo_grey[:20, :20], WELL_CONDITIONED, channels="bogus")

@@ -68,20 +68,20 @@ def pixel_options(fn):
     pixels mean, for filter and deconvolve."""
     options = [
         click.option("--alpha", type=click.Choice(ALPHA_MODES), default="auto", show_default=True,
-                     help="premultiply: colour x alpha and alpha filtered alike (no dark fringes); keep: "
-                          "straight colour filtered, alpha unchanged; auto: premultiply for kernels "
-                          "without negative taps."),
+                     help="premultiply: colour x alpha and alpha processed alike (no dark fringes); keep: "
+                          "straight colour processed, alpha unchanged; auto: premultiply for kernels "
+                          "(PSFs) without negative taps."),
         click.option("--background", type=Colour(), default="white", show_default=True,
                      help="Colour under a picture with alpha written to JPEG or BMP (name or #rrggbb)."),
         click.option("--linear", is_flag=True,
-                     help="Filter in linear light: decode 8/16-bit sRGB first, encode after "
+                     help="Work in linear light: decode 8/16-bit sRGB first, encode after "
                           "(float inputs are linear already)."),
         click.option("--nan", type=click.Choice(NAN_MODES), default="propagate", show_default=True,
                      help="Missing pixels (NaN, or 0 in --valid): propagate spreads them as SciPy does; "
                           "ignore fills them from valid neighbours (averaging kernels only)."),
         click.option("--valid", type=click.Path(exists=True, dir_okay=False), metavar="MASK",
                      help="A mask image the input's size: non-zero = valid, 0 = missing."),
-        click.option("--abs", "absolute", is_flag=True, help="Absolute value of the result (before --scale/--offset)."),
+        click.option("--abs", "absolute", is_flag=True, help="Absolute value of the result (before any --scale/--offset)."),
     ]
     for option in reversed(options):
         fn = option(fn)

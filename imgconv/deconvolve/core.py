@@ -263,11 +263,11 @@ def deconvolve_picture(pixels, psf, *, has_alpha=None, alpha="auto", linear=Fals
 
 def _deconvolve_missing(planes, kernel, nan, *, mode, cval, **options):
     """:func:`deconvolve` of planes that may hold missing pixels (see :func:`deconvolve_picture`)."""
-    from imgconv.missing import convolve_missing, footprint
+    from imgconv.missing import convolve_missing, footprint, has_missing
 
-    bad = ~np.isfinite(planes)
-    if not bad.any():
+    if not has_missing(planes):
         return deconvolve(planes, kernel, mode=mode, cval=cval, **options)
+    bad = ~np.isfinite(planes)
     average = np.abs(kernel) / np.abs(kernel).sum()
     filled = convolve_missing(planes, average, nan="ignore", mode=mode, cval=cval)
     x = np.where(bad, filled, planes)
