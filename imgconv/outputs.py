@@ -91,11 +91,11 @@ def clipped_fractions(values, tolerance=CLIP_TOLERANCE):
 
 
 def finish_result(result, *, has_alpha, extension, depth=None, source_depth=8, background=WHITE, cval=0.0,
-                  fixes=FILTER_FIXES, notes=None):
+                  fixes=FILTER_FIXES, cause="a signed result?", notes=None):
     """``result`` ready for ``write_image`` to an ``extension`` file, with notes appended to ``notes``.
 
     ``depth`` and ``source_depth`` are as ``write_image`` takes them (``source_depth`` is the
-    source Picture's); ``fixes`` is what the clipping note suggests.
+    source Picture's); ``fixes`` is what the clipping note suggests, ``cause`` its likely cause.
     """
     notes = [] if notes is None else notes
     result = np.asarray(result, np.float32)
@@ -111,7 +111,7 @@ def finish_result(result, *, has_alpha, extension, depth=None, source_depth=8, b
     if below + above > CLIP_NOTE_FRACTION:
         parts = [f"{_percent(f)} {where}" for f, where in ((below, "below 0"), (above, "above 1")) if f]
         notes.append(f"the {bits}-bit output clips {_percent(below + above)} of the values "
-                     f"({', '.join(parts)}; a signed result?): keep them with {fixes}")
+                     f"({', '.join(parts)}; {cause}): keep them with {fixes}")
     if composited:
         name = extension.lstrip(".").upper().replace("JPG", "JPEG")
         colour = "#" + "".join(f"{round(255 * c):02x}" for c in background)

@@ -65,14 +65,15 @@ def read_valid(path, output):
     return read_image(path, **({} if output.max_pixels is None else {"max_pixels": output.max_pixels}))
 
 
-def finish(job, result, picture, output, *, cval, notes, fixes=None):
-    """``result`` ready for ``job.dst`` (:func:`imgconv.outputs.finish_result`), notes appended."""
-    from imgconv.outputs import FILTER_FIXES, finish_result, output_extension
+def finish(job, result, picture, output, *, cval, notes, **clip_note):
+    """``result`` ready for ``job.dst`` (:func:`imgconv.outputs.finish_result`), notes appended;
+    ``clip_note`` (``fixes=``, ``cause=``) words the clipping note."""
+    from imgconv.outputs import finish_result, output_extension
 
     extension = output_extension(job.dst, output.format if job.dst == "-" else None, picture.format)
     return finish_result(result, has_alpha=picture.has_alpha, extension=extension, depth=output.depth,
                          source_depth=picture.depth, background=output.background, cval=cval,
-                         fixes=fixes or FILTER_FIXES, notes=notes)
+                         notes=notes, **clip_note)
 
 
 def write_result(job, result, picture, output):
@@ -148,6 +149,6 @@ class DeconvolveTask:
         options["valid"] = read_valid(self.options.valid, self.output)
         result = deconvolve_picture(picture, self.psf, progress=self.progress, notes=notes, **options)
         result = finish(job, result, picture, self.output, cval=self.options.cval, notes=notes,
-                        fixes="--depth float")
+                        fixes="--depth float", cause="overshoot next to edges")
         write_result(job, result, picture, self.output)
         return notes

@@ -81,7 +81,8 @@ def pixel_options(fn):
                           "ignore fills them from valid neighbours (averaging kernels only)."),
         click.option("--valid", type=click.Path(exists=True, dir_okay=False), metavar="MASK",
                      help="A mask image the input's size: non-zero = valid, 0 = missing."),
-        click.option("--abs", "absolute", is_flag=True, help="Absolute value of the result (before any --scale/--offset)."),
+        click.option("--abs", "absolute", is_flag=True,
+                     help="Absolute value of the result (before any --scale/--offset)."),
     ]
     for option in reversed(options):
         fn = option(fn)
