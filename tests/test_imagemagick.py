@@ -147,6 +147,23 @@ def test_output_naming(cli, tmp_path, photo):
     assert names == sorted(p.name for p in (tmp_path / "ic").iterdir()) == ["photo.png", "second.png"]
     for name in names:
         assert_within_one_level(rgb(tmp_path / "im" / name), rgb(tmp_path / "ic" / name))
+    (tmp_path / "im_jpg").mkdir()
+    proc = subprocess.run(["mogrify", "-path", tmp_path / "im_jpg", "-format", "jpg", "-morphology", "Convolve",
+                           "Gaussian:0x1", photo, second], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert cli("filter", photo, second, "-k", "gaussian:sigma=1", "-o", tmp_path / "ic_jpg", "--format", "jpg")[0] == 0
+    assert (sorted(p.name for p in (tmp_path / "im_jpg").iterdir())
+            == sorted(p.name for p in (tmp_path / "ic_jpg").iterdir()) == ["photo.jpg", "second.jpg"])
+    for tool in ("mogrify", "imgconv"):                                 # in place
+        (tmp_path / tool).mkdir()
+        shutil.copy(photo, tmp_path / tool / "in.png")
+    proc = subprocess.run(["mogrify", "-morphology", "Convolve", "Gaussian:0x1", tmp_path / "mogrify" / "in.png"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    mine = tmp_path / "imgconv" / "in.png"
+    assert cli("filter", mine, "-k", "gaussian:sigma=1", "--mode", "nearest", "-o", mine, "--overwrite")[0] == 0
+    assert_within_one_level(rgb(tmp_path / "mogrify" / "in.png"), rgb(mine))
+    assert np.abs(rgb(mine) - rgb(photo)).max() > 20                   # it was filtered, in place
     magick(photo, "-morphology", "Convolve", "Gaussian:0x1", tmp_path / "one.png")  # convert IN ... OUT
     assert cli("filter", photo, "-k", "gaussian:sigma=1", "--mode", "nearest", "-o", tmp_path / "mine.png")[0] == 0
     assert_within_one_level(rgb(tmp_path / "one.png"), rgb(tmp_path / "mine.png"))
