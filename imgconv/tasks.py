@@ -25,6 +25,12 @@ class FilterOptions:
     scale: float = 1.0
     offset: float = 0.0
     channels: str = "all"
+    alpha: str = "auto"
+    linear: bool = False
+    nan: str = "propagate"
+    #: a path to a mask image (0 = missing), read by each task
+    valid: str = None
+    absolute: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,13 +38,15 @@ class OutputOptions:
     """How every task reads its input and writes its result.
 
     ``depth`` is 8, 16, ``"float"`` or None (the input's); ``format`` an extension for
-    stdout (a file's own extension names its format); ``max_pixels`` the read limit.
+    stdout (a file's own extension names its format); ``max_pixels`` the read limit;
+    ``background`` the RGB colour (0..1) under a picture with alpha written to JPEG or BMP.
     """
 
     depth: object = None
     quality: int = None
     format: str = None
     max_pixels: int = None
+    background: tuple = (1.0, 1.0, 1.0)
 
 
 def read_input(job, output):
@@ -46,6 +54,26 @@ def read_input(job, output):
     from imgconv.imageio import read_image
 
     return read_image(job.src, **({} if output.max_pixels is None else {"max_pixels": output.max_pixels}))
+
+
+def read_valid(path, output):
+    """The ``--valid`` mask image at ``path`` (a Picture), or None."""
+    if path is None:
+        return None
+    from imgconv.imageio import read_image
+
+    return read_image(path, **({} if output.max_pixels is None else {"max_pixels": output.max_pixels}))
+
+
+def finish(job, result, picture, output, *, cval, notes, **clip_note):
+    """``result`` ready for ``job.dst`` (:func:`imgconv.outputs.finish_result`), notes appended;
+    ``clip_note`` (``fixes=``, ``cause=``) words the clipping note."""
+    from imgconv.outputs import finish_result, output_extension
+
+    extension = output_extension(job.dst, output.format if job.dst == "-" else None, picture.format)
+    return finish_result(result, has_alpha=picture.has_alpha, extension=extension, depth=output.depth,
+                         source_depth=picture.depth, background=output.background, cval=cval,
+                         notes=notes, **clip_note)
 
 
 def write_result(job, result, picture, output):
@@ -72,9 +100,13 @@ class FilterTask:
         from imgconv.filtering import filter_image
 
         picture = read_input(job, self.output)
-        result = filter_image(picture, self.kernels, **dataclasses.asdict(self.options))
+        notes = list(picture.notes)
+        options = dataclasses.asdict(self.options)
+        options["valid"] = read_valid(self.options.valid, self.output)
+        result = filter_image(picture, self.kernels, notes=notes, **options)
+        result = finish(job, result, picture, self.output, cval=self.options.cval, notes=notes)
         write_result(job, result, picture, self.output)
-        return picture.notes
+        return notes
 
 
 @dataclass(frozen=True)
@@ -84,6 +116,15 @@ class DeconvolveOptions:
     method: str = "wiener"
     balance: float = None
     iterations: int = 30
+    mode: str = "reflect"
+    cval: float = 0.0
+    channels: str = "all"
+    alpha: str = "auto"
+    linear: bool = False
+    nan: str = "propagate"
+    #: a path to a mask image (0 = missing), read by each task
+    valid: str = None
+    absolute: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,7 +144,11 @@ class DeconvolveTask:
         from imgconv.deconvolve import deconvolve_picture
 
         picture = read_input(job, self.output)
-        result = deconvolve_picture(picture.pixels, self.psf, has_alpha=picture.has_alpha,
-                                    progress=self.progress, **dataclasses.asdict(self.options))
+        notes = list(picture.notes)
+        options = dataclasses.asdict(self.options)
+        options["valid"] = read_valid(self.options.valid, self.output)
+        result = deconvolve_picture(picture, self.psf, progress=self.progress, notes=notes, **options)
+        result = finish(job, result, picture, self.output, cval=self.options.cval, notes=notes,
+                        fixes="--depth float", cause="overshoot next to edges")
         write_result(job, result, picture, self.output)
-        return picture.notes
+        return notes

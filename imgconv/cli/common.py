@@ -1,7 +1,7 @@
 """Options and helpers shared by the commands that write images (filter, deconvolve)."""
 import click
 
-from imgconv.choices import DEPTHS
+from imgconv.choices import ALPHA_MODES, CHANNELS, DEPTHS, MODES, NAN_MODES
 
 
 class FiniteFloat(click.ParamType):
@@ -27,6 +27,81 @@ class FiniteFloat(click.ParamType):
 
 
 FINITE = FiniteFloat()
+
+
+class Colour(click.ParamType):
+    """A colour name or ``#rrggbb``, as an RGB triple in [0, 1]."""
+
+    name = "colour"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        from imgconv.alpha import parse_background
+        from imgconv.errors import ImgconvError
+
+        try:
+            return parse_background(value)
+        except ImgconvError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def border_options(fn):
+    """``--mode``, ``--cval``, ``--channels``: the border model and the channels, for filter and
+    deconvolve."""
+    options = [
+        click.option("--mode", type=click.Choice(MODES), default="reflect", show_default=True,
+                     help="How the image is extended past its border (scipy.ndimage's meanings)."),
+        click.option("--cval", type=FINITE, default=0.0, show_default=True,
+                     help="Value outside the image for --mode constant (0..1), and of pixels left "
+                          "missing in an integer output."),
+        click.option("--channels", type=click.Choice(CHANNELS), default="all", show_default=True,
+                     help="all: each colour channel; gray: convert to grey first; luma: Y of YCbCr only."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def pixel_options(fn):
+    """``--alpha``, ``--background``, ``--linear``, ``--nan``, ``--valid``, ``--abs``: what the
+    pixels mean, for filter and deconvolve."""
+    options = [
+        click.option("--alpha", type=click.Choice(ALPHA_MODES), default="auto", show_default=True,
+                     help="premultiply: colour x alpha and alpha processed alike (no dark fringes); keep: "
+                          "straight colour processed, alpha unchanged; auto: premultiply for kernels "
+                          "(PSFs) without negative taps."),
+        click.option("--background", type=Colour(), default="white", show_default=True,
+                     help="Colour under a picture with alpha written to JPEG or BMP (name or #rrggbb)."),
+        click.option("--linear", is_flag=True,
+                     help="Work in linear light: decode 8/16-bit sRGB first, encode after "
+                          "(float inputs are linear already)."),
+        click.option("--nan", type=click.Choice(NAN_MODES), default="propagate", show_default=True,
+                     help="Missing pixels (NaN, or 0 in --valid): propagate spreads them as SciPy does; "
+                          "ignore fills them from valid neighbours (averaging kernels only)."),
+        click.option("--valid", type=click.Path(exists=True, dir_okay=False), metavar="MASK",
+                     help="A mask image the input's size: non-zero = valid, 0 = missing."),
+        click.option("--abs", "absolute", is_flag=True,
+                     help="Absolute value of the result (before any --scale/--offset)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def echo_notes(notes, quiet):
+    """Print ``imgconv: note:`` lines on stderr, unless ``quiet``."""
+    if not quiet:
+        for note in notes:
+            click.echo(f"imgconv: note: {note}", err=True)
+
+
+def check_valid(valid, max_pixels):
+    """Read a ``--valid`` mask once, so that an unreadable one fails before any input is read."""
+    if valid is not None:
+        from imgconv.imageio import read_image
+
+        read_image(valid, **({} if max_pixels is None else {"max_pixels": max_pixels}))
 
 
 def output_options(default_name):
@@ -66,12 +141,13 @@ def _output_options(fn, default_name):
     return fn
 
 
-def output_settings(depth, quality, fmt, max_pixels):
+def output_settings(depth, quality, fmt, max_pixels, background=(1.0, 1.0, 1.0)):
     """The :class:`imgconv.tasks.OutputOptions` of the shared output options."""
     from imgconv.choices import parse_depth
     from imgconv.tasks import OutputOptions
 
-    return OutputOptions(depth=parse_depth(depth), quality=quality, format=fmt, max_pixels=max_pixels)
+    return OutputOptions(depth=parse_depth(depth), quality=quality, format=fmt, max_pixels=max_pixels,
+                         background=tuple(background))
 
 
 def run_batch(ctx, inputs, task, *, suffix, output, fmt, recursive, glob_pattern, overwrite, skip_existing,

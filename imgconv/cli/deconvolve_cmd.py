@@ -1,11 +1,21 @@
 """``imgconv deconvolve``: undo a known blur (defocus, camera shake, a measured PSF)."""
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from imgconv.choices import DECONVOLUTION_METHODS
-from imgconv.cli.common import FiniteFloat, output_options, output_settings, run_batch
+from imgconv.cli.common import (
+    FiniteFloat,
+    border_options,
+    check_valid,
+    echo_notes,
+    output_options,
+    output_settings,
+    pixel_options,
+    run_batch,
+)
 
 
 @click.command("deconvolve")
@@ -20,9 +30,12 @@ from imgconv.cli.common import FiniteFloat, output_options, output_settings, run
                    "the image's noise); richardson-lucy: total-variation damping (default 0 = none).")
 @click.option("--iterations", type=click.IntRange(1, 10000), default=30, show_default=True,
               help="richardson-lucy iterations: more = sharper, but noise grows.")
+@border_options
+@pixel_options
 @output_options("<stem>.deconv.<ext>")
 @click.pass_context
-def command(ctx, inputs, psf_spec, method, balance, iterations,
+def command(ctx, inputs, psf_spec, method, balance, iterations, mode, cval, channels,
+            alpha, background, linear, nan, valid, absolute,
             output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs, scheduler,
             max_pixels, quiet):
     """Deconvolve IMAGE files or folders: bring back a picture blurred by a known PSF.
@@ -33,18 +46,32 @@ def command(ctx, inputs, psf_spec, method, balance, iterations,
       imgconv deconvolve shake.jpg --psf motion:length=15,angle=30 -o fixed.jpg
       imgconv deconvolve cells.tif --psf psf.npy --method richardson-lucy --iterations 50
       imgconv deconvolve scans/ -r --psf "1,2,1; 2,4,2; 1,2,1" -o sharp/
+      imgconv deconvolve tile.png --psf gaussian:sigma=1.5 --mode wrap
     """
     from imgconv.cli.progress import LazyBar
     from imgconv.deconvolve import load_psf
+    from imgconv.kernels import spec_notes
+    from imgconv.missing import check_averaging
     from imgconv.tasks import DeconvolveOptions, DeconvolveTask
 
     # a bad PSF fails here, once, before any file is read
     psf = load_psf(psf_spec, nonnegative=method == "richardson-lucy")
+    if nan == "ignore":
+        check_averaging([psf], psf_spec)
+    check_valid(valid, max_pixels)
+    notes = spec_notes(psf_spec)
+    if (psf < 0).any():
+        notes.append(f"--psf {psf_spec} has negative taps: it is not a blur (a blur's PSF is >= 0 everywhere), "
+                     "so deconvolving it does not sharpen")
+    echo_notes(notes, quiet)
     # a bar per image only for one input: a batch has its own bar, workers must not draw
     single = len(inputs) == 1 and not Path(inputs[0]).is_dir()
     bar = LazyBar(f"deconvolving {Path(inputs[0]).name}") if single and not quiet and sys.stderr.isatty() else None
-    task = DeconvolveTask(psf=psf, options=DeconvolveOptions(method=method, balance=balance, iterations=iterations),
-                          output=output_settings(depth, quality, fmt, max_pixels), progress=bar)
+    options = DeconvolveOptions(method=method, balance=balance, iterations=iterations, mode=mode, cval=cval,
+                                channels=channels, alpha=alpha, linear=linear, nan=nan,
+                                valid=None if valid is None else os.path.abspath(valid), absolute=absolute)
+    task = DeconvolveTask(psf=psf, options=options, output=output_settings(depth, quality, fmt, max_pixels, background),
+                          progress=bar)
     try:
         run_batch(ctx, inputs, task, suffix="deconv", output=output, fmt=fmt, recursive=recursive,
                   glob_pattern=glob_pattern, overwrite=overwrite, skip_existing=skip_existing, jobs=jobs,

@@ -1,9 +1,11 @@
 """Deconvolution: undo a known blur (point-spread function) in an image.
 
-Two methods, both through real FFTs of the reflect-extended image: ``wiener`` (a regularised
-inverse filter with a gradient prior, one pass) and ``richardson-lucy`` (iterative,
-non-negative). The formulas, the border treatment and how the balance is chosen are in
-``docs/deconvolve.md``.
+Two methods, both through real FFTs of the image extended by the border model (``mode``,
+reflect by default): ``wiener`` (a regularised inverse filter with a gradient prior, one
+pass) and ``richardson-lucy`` (iterative, non-negative). The formulas, the border
+treatment and how the balance is chosen are in ``docs/deconvolve.md``.
+:func:`deconvolve_picture` adds what ``imgconv filter`` does to pixels (alpha, linear
+light, channels, missing pixels; :mod:`imgconv.pixels`).
 
 Examples
 --------
@@ -14,7 +16,6 @@ True
 """
 import numpy as np
 
-from imgconv.alpha import join_alpha, split_alpha
 from imgconv.choices import DECONVOLUTION_METHODS as METHODS
 from imgconv.deconvolve.extension import Extension
 from imgconv.deconvolve.richardson_lucy import richardson_lucy
@@ -24,7 +25,8 @@ from imgconv.errors import ImgconvError, KernelError
 __all__ = ["METHODS", "deconvolve", "deconvolve_picture", "check_psf", "load_psf"]
 
 
-def deconvolve(image, psf, *, method="wiener", balance=None, iterations=30, progress=None):
+def deconvolve(image, psf, *, method="wiener", balance=None, iterations=30, progress=None, mode="reflect",
+               cval=0.0):
     """Undo a blur by a known point-spread function.
 
     Parameters
@@ -51,6 +53,10 @@ def deconvolve(image, psf, *, method="wiener", balance=None, iterations=30, prog
     progress : callable or None
         Called as ``progress(done, total)`` after each Richardson-Lucy
         iteration of each channel (``total = iterations * channels``).
+    mode : {'reflect', 'mirror', 'nearest', 'wrap', 'constant'}
+        The border model: how the sharp picture went on past its border when it was
+        blurred (scipy.ndimage's meanings; ``cval`` for ``constant``). The image is
+        extended that way before the transforms (``wrap``: not at all).
 
     Returns
     -------
@@ -106,7 +112,7 @@ def deconvolve(image, psf, *, method="wiener", balance=None, iterations=30, prog
             progress(total, total)
         return out.reshape(img.shape)
 
-    plan = Extension(img.shape[:2], kernel)
+    plan = Extension(img.shape[:2], kernel, mode, cval)
     for c in range(planes.shape[2]):
         if method == "wiener":
             out[..., c] = wiener(plan, planes[..., c], balance)
@@ -196,25 +202,40 @@ def _is_identity(kernel):
     return np.count_nonzero(kernel) == 1 and kernel[anchor] != 0
 
 
-def deconvolve_picture(pixels, psf, *, has_alpha=False, **options):
-    """Deconvolve an image's colour channels and carry its alpha channel through unchanged.
+def deconvolve_picture(pixels, psf, *, has_alpha=None, alpha="auto", linear=False, channels="all",
+                       nan="propagate", valid=None, absolute=False, mode="reflect", cval=0.0, notes=None,
+                       **options):
+    """Deconvolve a picture as ``imgconv deconvolve`` does: alpha, linear light, channels, missing pixels.
 
     Parameters
     ----------
-    pixels : numpy.ndarray
-        H x W or H x W x C, alpha last when ``has_alpha`` (as
-        :attr:`imgconv.imageio.Picture.pixels`).
+    pixels : numpy.ndarray or imgconv.Picture
+        H x W or H x W x C, alpha last when ``has_alpha`` (default: the Picture's, else True
+        for 2 or 4 channels).
     psf : array_like
         The point-spread function (see :func:`deconvolve`).
-    has_alpha : bool
-        Whether the last channel is alpha.
+    alpha : {'auto', 'premultiply', 'keep'}
+        ``premultiply`` deconvolves colour x alpha and alpha alike and divides back (alpha
+        clipped to [0, 1]); ``keep`` deconvolves the straight colour and leaves alpha as it
+        is; ``auto`` premultiplies when the PSF has no negative tap.
+    linear, channels, valid, absolute
+        As for :func:`imgconv.filter_image`.
+    nan : {'propagate', 'ignore'}
+        Missing pixels (NaN, 0 in ``valid``) are filled by normalised convolution with the
+        PSF before the transforms (which would spread them everywhere); then ``propagate``
+        makes NaN the pixels whose PSF window holds a missing pixel, ``ignore`` only those
+        without any valid pixel under the PSF.
+    mode, cval
+        The border model (see :func:`deconvolve`).
+    notes : list, optional
+        Remarks for the user are appended here.
     **options
         ``method``, ``balance``, ``iterations``, ``progress`` for :func:`deconvolve`.
 
     Returns
     -------
     numpy.ndarray
-        float32, the shape of ``pixels``.
+        float32, the shape of ``pixels`` (grey + alpha for ``channels="gray"``).
 
     Examples
     --------
@@ -223,5 +244,41 @@ def deconvolve_picture(pixels, psf, *, has_alpha=False, **options):
     >>> float(out[0, 0, 3])
     0.5
     """
-    colour, alpha = split_alpha(pixels, has_alpha)
-    return join_alpha(deconvolve(colour, psf, **options), alpha)
+    from imgconv.alpha import resolve_alpha_mode
+    from imgconv.missing import check_averaging, check_nan_mode
+    from imgconv.pixels import process_pixels
+
+    check_nan_mode(nan)
+    kernel = check_psf(psf)
+    if nan == "ignore":
+        check_averaging([kernel], "psf")
+
+    def operate(planes):
+        return _deconvolve_missing(planes, kernel, nan, mode=mode, cval=cval, **options)
+
+    return process_pixels(pixels, operate, has_alpha=has_alpha, alpha=resolve_alpha_mode(alpha, [kernel]),
+                          linear=linear, channels=channels, nan=nan, valid=valid, absolute=absolute,
+                          notes=notes, window="PSF")
+
+
+def _deconvolve_missing(planes, kernel, nan, *, mode, cval, **options):
+    """:func:`deconvolve` of planes that may hold missing pixels (see :func:`deconvolve_picture`)."""
+    from imgconv.missing import convolve_missing, footprint, has_missing
+
+    if not has_missing(planes):
+        return deconvolve(planes, kernel, mode=mode, cval=cval, **options)
+    bad = ~np.isfinite(planes)
+    average = np.abs(kernel) / np.abs(kernel).sum()
+    filled = convolve_missing(planes, average, nan="ignore", mode=mode, cval=cval)
+    x = np.where(bad, filled, planes)
+    still = ~np.isfinite(x)
+    if still.any():  # no valid pixel under the PSF: the mean of the valid ones
+        x3, holes3 = (x[..., None], still[..., None]) if x.ndim == 2 else (x, still)
+        for plane, holes in zip(np.moveaxis(x3, -1, 0), np.moveaxis(holes3, -1, 0)):
+            plane[holes] = plane[~holes].mean() if (~holes).any() else 0.0
+    out = deconvolve(x, kernel, mode=mode, cval=cval, **options)
+    if nan == "propagate":
+        out[footprint(bad, kernel, mode=mode)] = np.nan
+    else:
+        out[~footprint(~bad, kernel, mode=mode, outside=True)] = np.nan
+    return out

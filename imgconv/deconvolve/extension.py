@@ -1,7 +1,15 @@
-"""The border treatment of deconvolution: reflect-extend, fade the far margin to the mean.
+"""The border treatment of deconvolution: extend by the border model, fade the far margin.
 
-The periodic FFT then sees a continuous picture, so the borders do not ring. The PSF is
-laid out so that circular convolution has ``scipy.ndimage.convolve``'s anchor.
+The picture is extended past its border as the boundary ``mode`` says (scipy.ndimage's
+meanings, :func:`imgconv.engine.boundary.pad`), and the far margin is faded to the mean
+(to ``cval`` for ``constant``), so the periodic FFT sees a continuous picture and the
+borders do not ring. ``wrap`` needs no margin: the FFT's own periodicity is that model.
+The PSF is laid out so that circular convolution has ``scipy.ndimage.convolve``'s anchor.
+
+The extended margin is *consistent* data (the blur of the extended sharp picture) for
+``wrap``, and for ``reflect`` and ``mirror`` with a PSF symmetric under both mirrorings;
+otherwise the deconvolution treats it as unknown and re-estimates it (see ``wiener`` and
+``richardson_lucy``).
 
 Examples
 --------
@@ -11,25 +19,32 @@ Examples
 """
 import numpy as np
 
+from imgconv.engine.boundary import check_mode, pad
 from imgconv.settings import current
 
 
 class Extension:
-    """The image reflect-extended for periodic FFTs: padded geometry, fades and the PSF's
-    transfer function, shared by all channels of one image."""
+    """The image extended for periodic FFTs by a boundary ``mode``: padded geometry, fades and
+    the PSF's transfer function, shared by all channels of one image."""
 
-    def __init__(self, shape, kernel):
+    def __init__(self, shape, kernel, mode="reflect", cval=0.0):
         import scipy.fft as sf
 
         h, w = shape
         kh, kw = kernel.shape
         self.shape = shape
         self.kernel = kernel
-        self.margin = max(2 * max(kh, kw), 16)
-        self.padded = (
-            sf.next_fast_len(h + 2 * self.margin, real=True),
-            sf.next_fast_len(w + 2 * self.margin, real=True),
-        )
+        self.mode = check_mode(mode)
+        self.cval = np.float32(cval)
+        if mode == "wrap":
+            self.margin = 0
+            self.padded = (h, w)
+        else:
+            self.margin = max(2 * max(kh, kw), 16)
+            self.padded = (
+                sf.next_fast_len(h + 2 * self.margin, real=True),
+                sf.next_fast_len(w + 2 * self.margin, real=True),
+            )
         self.fade = (
             _fade(self.padded[0], h, self.margin),
             _fade(self.padded[1], w, self.margin),
@@ -43,18 +58,22 @@ class Extension:
         # reflect mode does, so the reflected margin is consistent data; otherwise it is not.
         self.mirror_symmetric = bool(np.allclose(kernel, kernel[::-1, :], rtol=0, atol=1e-12)
                                      and np.allclose(kernel, kernel[:, ::-1], rtol=0, atol=1e-12))
+        self.consistent = mode == "wrap" or (mode in ("reflect", "mirror") and self.mirror_symmetric)
 
     def extend(self, channel):
-        """Reflect-extend one channel to the padded size, fading the far margin to its mean."""
+        """Extend one channel to the padded size by the mode, fading the far margin to its
+        mean (``cval`` for ``constant``)."""
         h, w = self.shape
         m = self.margin
         ph, pw = self.padded
-        ext = np.pad(channel, ((m, ph - h - m), (m, pw - w - m)), mode="symmetric")
-        mean = np.float32(channel.mean())
-        ext -= mean
+        ext = pad(np.asarray(channel, np.float32), (m, m), (ph - h - m, pw - w - m), self.mode, float(self.cval))
+        if m == 0:
+            return ext
+        target = self.cval if self.mode == "constant" else np.float32(channel.mean())
+        ext -= target
         ext *= self.fade[0][:, None]
         ext *= self.fade[1][None, :]
-        ext += mean
+        ext += target
         return ext
 
     def crop(self, ext):
@@ -72,6 +91,8 @@ class Extension:
 def _fade(n, length, margin):
     """1-D weights over a padded axis: 1 on the image and the inner half of the margin,
     a raised-cosine fade to 0 where the two margins meet (the FFT's wrap-around seam)."""
+    if margin == 0:
+        return np.ones(n, np.float32)
     i = np.arange(n)
     outside = np.where(i < margin, margin - i, np.where(i >= margin + length, i - margin - length + 1, 0))
     half = (n - length) / 2.0

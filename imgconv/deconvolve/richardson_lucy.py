@@ -24,7 +24,7 @@ def richardson_lucy(plan, channel, iterations, tv_weight, step):
     otf_flip = np.conj(otf)  # transform of the flipped PSF: the adjoint of the blur
     estimate = observed.copy()
     reach = None
-    if not plan.mirror_symmetric:
+    if not plan.consistent:
         # The reflected margin is not consistent data for this PSF: leave the margin free
         # (Bertero & Boccacci 2005). The ratio is taken inside the image only (the observed
         # margin is zeroed) and the correction divided by the flipped PSF's reach into it.

@@ -100,7 +100,7 @@ def wiener(plan, channel, balance):
     # consistent with the PSF (a reflected margin is not, for a PSF that is not mirror-symmetric,
     # e.g. a slanted motion line), and filter again. Each pass costs two FFTs.
     inside = plan.crop(ext).copy()
-    for _ in range(0 if plan.mirror_symmetric else _BOUNDARY_PASSES):
+    for _ in range(0 if plan.consistent else _BOUNDARY_PASSES):
         ext = sf.irfft2(spectrum * (gain * otf), plan.padded, workers=current().threads, overwrite_x=True)
         plan.crop(ext)[...] = inside
         spectrum = sf.rfft2(ext, workers=current().threads, overwrite_x=True)
