@@ -49,15 +49,23 @@ def read_input(job, output):
 
 
 def write_result(job, result, picture, output):
-    """Write ``result`` to ``job.dst`` atomically, with ``picture``'s metadata and depth."""
+    """Write ``result`` to ``job.dst`` atomically, with ``picture``'s metadata and depth; replace an
+    existing file only if ``job.replace``.  Returns the notes (metadata the format cannot store)."""
     from pathlib import Path
 
+    from imgconv.errors import ImageWriteError
     from imgconv.imageio import write_image
+    from imgconv.paths import make_folders
 
     if job.dst != "-":
-        Path(job.dst).parent.mkdir(parents=True, exist_ok=True)  # mirrored trees under -o DIR
+        try:
+            make_folders(Path(job.dst).parent)  # mirrored trees under -o DIR, of any depth
+        except OSError as exc:
+            raise ImageWriteError(f"cannot create the folder {exc.filename}: {exc.strerror or exc}", job.dst) from None
+    notes = []
     write_image(job.dst, result, depth=output.depth, like=picture, quality=output.quality,
-                format=output.format if job.dst == "-" else None)
+                format=output.format if job.dst == "-" else None, overwrite=getattr(job, "replace", True), notes=notes)
+    return notes
 
 
 @dataclass(frozen=True)
@@ -73,8 +81,7 @@ class FilterTask:
 
         picture = read_input(job, self.output)
         result = filter_image(picture, self.kernels, **dataclasses.asdict(self.options))
-        write_result(job, result, picture, self.output)
-        return picture.notes
+        return picture.notes + write_result(job, result, picture, self.output)
 
 
 @dataclass(frozen=True)
@@ -105,5 +112,4 @@ class DeconvolveTask:
         picture = read_input(job, self.output)
         result = deconvolve_picture(picture.pixels, self.psf, has_alpha=picture.has_alpha,
                                     progress=self.progress, **dataclasses.asdict(self.options))
-        write_result(job, result, picture, self.output)
-        return picture.notes
+        return picture.notes + write_result(job, result, picture, self.output)
