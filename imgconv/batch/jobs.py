@@ -134,8 +134,9 @@ def plan_jobs(inputs, *, suffix, output=None, fmt=None, recursive=False, glob=No
     jobs, skipped, seen = [], [], {}
     inputs_resolved = {real_path(s) for s, _ in found if s != STDIO}
     for src, root in found:
-        if src != STDIO and name_problem(src):
-            raise ImgconvError(name_problem(src), path=src)
+        too_long = name_problem(src) if src != STDIO else None
+        if too_long:
+            raise ImgconvError(too_long, path=src)
         dst = output_path(src, root, output=output, suffix=suffix, fmt=fmt, many=many)
         if dst != STDIO:
             problem = name_problem(dst) or stat_problem(dst)  # too long a name, a link loop
@@ -165,8 +166,8 @@ def _check_format(output, fmt, depth, many):
     keep each input's format: that one is checked per image."""
     from imgconv.imageio import check_output
 
-    if fmt is not None:
-        check_output(format=fmt, depth=depth)
-    elif output not in (None, STDIO) and not many and kind(output) != "folder" \
+    if output not in (None, STDIO) and not many and kind(output) != "folder" \
             and not str(output).endswith(("/", os.sep)):
-        check_output(output, depth=depth)
+        check_output(output, depth=depth)  # -o FILE: its extension names the format
+    elif fmt is not None:
+        check_output(format=fmt, depth=depth)

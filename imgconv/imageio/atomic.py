@@ -52,6 +52,14 @@ def umask():
     return mask
 
 
+#: what ``tempfile.mkstemp`` adds after the prefix: 8 random characters, then our suffix
+_RANDOM_AND_SUFFIX = "abcdefgh.tmp"
+
+
+#: The message for an output that exists where it must not be replaced.
+EXISTS = "output exists (written by another process after this run checked?); use --overwrite to replace it"
+
+
 def temporary_prefix(path):
     """The start of the name of every temporary file written for ``path``: ``.<name>.``,
     the name cut so that the whole temporary name fits the file system (a 250-byte name
@@ -69,10 +77,6 @@ def temporary_prefix(path):
     if len(name) > budget:
         name = name[:max(budget, 1)]
     return "." + os.fsdecode(name) + "."
-
-
-#: what ``tempfile.mkstemp`` adds after the prefix: 8 random characters, then our suffix
-_RANDOM_AND_SUFFIX = "abcdefgh.tmp"
 
 
 def write_atomic(path, encode, *, replace=True):
@@ -135,10 +139,6 @@ def write_atomic(path, encode, *, replace=True):
             os.fsync(directory)
         finally:
             os.close(directory)
-
-
-#: The message for an output that exists where it must not be replaced.
-EXISTS = "output exists (written by another process after this run checked?); use --overwrite to replace it"
 
 
 def _publish_new(temporary, path):
