@@ -43,18 +43,23 @@ def apply_kernel(pixels, kernel, *, mode="reflect", cval=0.0, method="auto", cor
 
     if normalize or kernel.normalize:
         kernel = kernel.normalized()
-    if nan is None:
-        results = [convolve(pixels, m, mode=mode, cval=cval, method=method, correlate=correlate)
-                   for m in kernel.matrices]
-    else:
-        results = [convolve_missing(pixels, m, nan=nan, mode=mode, cval=cval, method=method, correlate=correlate)
-                   for m in kernel.matrices]
+    # combined as they come: one result and the running total in memory, however many matrices
+    out = None
+    for m in kernel.matrices:
+        if nan is None:
+            result = convolve(pixels, m, mode=mode, cval=cval, method=method, correlate=correlate)
+        else:
+            result = convolve_missing(pixels, m, nan=nan, mode=mode, cval=cval, method=method, correlate=correlate)
+        if kernel.combine == "magnitude":
+            np.multiply(result, result, out=result)
+        if out is None:
+            out = result
+        elif kernel.combine == "max":
+            np.maximum(out, result, out=out)
+        else:  # "sum", "magnitude" (of squares)
+            out += result
     if kernel.combine == "magnitude":
-        out = np.sqrt(sum(r * r for r in results))
-    elif kernel.combine == "max":
-        out = np.maximum.reduce(results)
-    else:  # "single" or "sum"
-        out = results[0] if len(results) == 1 else sum(results)
+        np.sqrt(out, out=out)
     if kernel.scale != 1:
         out *= np.float32(kernel.scale)
     if kernel.offset:

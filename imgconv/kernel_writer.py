@@ -29,7 +29,7 @@ KERNEL_OUTPUTS = (".npy", ".txt", ".kernel", ".csv", ".toml")
 
 def check_kernel_path(path, *, stack=False, overwrite=False):
     """Refuse, before any work, an output with the wrong extension or that exists."""
-    from imgconv._publish import check_new
+    from imgconv.imageio.atomic import check_new
 
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
@@ -56,7 +56,7 @@ def _toml(matrix, description):
 
 def save_kernel(path, kernel, *, description="", overwrite=False):
     """Write ``kernel`` (h x w, or C x h x w for ``.npy``) to ``path``, chosen by extension."""
-    from imgconv._publish import publish_bytes
+    from imgconv.imageio.atomic import write_atomic
 
     k = np.asarray(kernel, dtype=np.float64)
     if k.ndim not in (2, 3) or k.size == 0 or not np.isfinite(k).all():
@@ -70,4 +70,4 @@ def save_kernel(path, kernel, *, description="", overwrite=False):
         data = _toml(k, description).encode("utf-8")
     else:
         data = _text(k, ", " if ext == ".csv" else " ", description).encode("utf-8")
-    publish_bytes(path, data, overwrite=overwrite)
+    write_atomic(os.fspath(path), lambda fp: fp.write(data), replace=overwrite)

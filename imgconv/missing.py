@@ -141,13 +141,14 @@ def _convolve64(planes, kernel, *, mode, cval, method=None, correlate=False):
     """Convolution (correlation) in float64 by FFT, scipy.ndimage's anchor and boundary modes."""
     from scipy.signal import fftconvolve
 
-    from imgconv.engine.boundary import pad_interleaved
+    from imgconv.engine.boundary import pad
 
     grey = planes.ndim == 2
     x = planes[..., None] if grey else planes
     h, w = kernel.shape
     k = kernel if correlate else kernel[::-1, ::-1]
     anchor = (h // 2, w // 2) if correlate else (h - 1 - h // 2, w - 1 - w // 2)
-    padded = pad_interleaved(x, anchor, (h - 1 - anchor[0], w - 1 - anchor[1]), mode, cval, dtype=np.float64)
+    padded = np.moveaxis(pad(np.moveaxis(x, -1, 0), anchor, (h - 1 - anchor[0], w - 1 - anchor[1]), mode, cval,
+                             dtype=np.float64), 0, -1)
     out = fftconvolve(padded, k[::-1, ::-1, None], mode="valid", axes=(0, 1))
     return out[..., 0] if grey else out

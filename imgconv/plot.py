@@ -2,7 +2,7 @@
 
 Needs matplotlib (the ``plot`` extra), imported only when a figure is drawn, with the
 non-interactive Agg renderer. The PNG is written atomically and never over an existing
-file unless asked (:func:`imgconv._publish.publish`).
+file unless asked (:func:`imgconv.imageio.atomic.write_atomic`).
 
 Examples
 --------
@@ -186,8 +186,8 @@ def plot_kernel(kernel, path, *, db=False, overwrite=False, dpi=100):
     """
     from PIL import Image
 
-    from imgconv._publish import check_new, publish
     from imgconv.imageio import write_image
+    from imgconv.imageio.atomic import check_new
 
     path = os.fspath(path)
     if os.path.splitext(path)[1].lower() != ".png":
@@ -196,4 +196,4 @@ def plot_kernel(kernel, path, *, db=False, overwrite=False, dpi=100):
     data = render_kernel(kernel, db=db, dpi=dpi)
     with Image.open(io.BytesIO(data)) as im:
         pixels = np.asarray(im.convert("RGB"))
-    publish(path, lambda tmp: write_image(tmp, pixels), overwrite=overwrite)
+    write_image(path, pixels, overwrite=overwrite)

@@ -14,16 +14,11 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
-class FilterOptions:
-    """How ``imgconv filter`` filters: the keyword arguments of :func:`imgconv.filter_image`."""
+class PixelOptions:
+    """What the pixels mean and how the border is modelled: shared by filter and deconvolve."""
 
     mode: str = "reflect"
     cval: float = 0.0
-    method: str = "auto"
-    correlate: bool = False
-    normalize: bool = False
-    scale: float = 1.0
-    offset: float = 0.0
     channels: str = "all"
     alpha: str = "auto"
     linear: bool = False
@@ -31,6 +26,17 @@ class FilterOptions:
     #: a path to a mask image (0 = missing), read by each task
     valid: str = None
     absolute: bool = False
+
+
+@dataclass(frozen=True)
+class FilterOptions(PixelOptions):
+    """How ``imgconv filter`` filters: the keyword arguments of :func:`imgconv.filter_image`."""
+
+    method: str = "auto"
+    correlate: bool = False
+    normalize: bool = False
+    scale: float = 1.0
+    offset: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -77,15 +83,23 @@ def finish(job, result, picture, output, *, cval, notes, **clip_note):
 
 
 def write_result(job, result, picture, output):
-    """Write ``result`` to ``job.dst`` atomically, with ``picture``'s metadata and depth."""
+    """Write ``result`` to ``job.dst`` atomically, with ``picture``'s metadata and depth; replace an
+    existing file only if ``job.replace``.  Returns the notes (metadata the format cannot store)."""
     from pathlib import Path
 
+    from imgconv.errors import ImageWriteError
     from imgconv.imageio import write_image
+    from imgconv.paths import make_folders
 
     if job.dst != "-":
-        Path(job.dst).parent.mkdir(parents=True, exist_ok=True)  # mirrored trees under -o DIR
+        try:
+            make_folders(Path(job.dst).parent)  # mirrored trees under -o DIR, of any depth
+        except OSError as exc:
+            raise ImageWriteError(f"cannot create the folder {exc.filename}: {exc.strerror or exc}", job.dst) from None
+    notes = []
     write_image(job.dst, result, depth=output.depth, like=picture, quality=output.quality,
-                format=output.format if job.dst == "-" else None)
+                format=output.format if job.dst == "-" else None, overwrite=getattr(job, "replace", True), notes=notes)
+    return notes
 
 
 @dataclass(frozen=True)
@@ -105,26 +119,17 @@ class FilterTask:
         options["valid"] = read_valid(self.options.valid, self.output)
         result = filter_image(picture, self.kernels, notes=notes, **options)
         result = finish(job, result, picture, self.output, cval=self.options.cval, notes=notes)
-        write_result(job, result, picture, self.output)
+        notes += write_result(job, result, picture, self.output)
         return notes
 
 
 @dataclass(frozen=True)
-class DeconvolveOptions:
+class DeconvolveOptions(PixelOptions):
     """How ``imgconv deconvolve`` deconvolves: the keyword arguments of :func:`imgconv.deconvolve`."""
 
     method: str = "wiener"
     balance: float = None
     iterations: int = 30
-    mode: str = "reflect"
-    cval: float = 0.0
-    channels: str = "all"
-    alpha: str = "auto"
-    linear: bool = False
-    nan: str = "propagate"
-    #: a path to a mask image (0 = missing), read by each task
-    valid: str = None
-    absolute: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,5 +155,5 @@ class DeconvolveTask:
         result = deconvolve_picture(picture, self.psf, progress=self.progress, notes=notes, **options)
         result = finish(job, result, picture, self.output, cval=self.options.cval, notes=notes,
                         fixes="--depth float", cause="overshoot next to edges")
-        write_result(job, result, picture, self.output)
+        notes += write_result(job, result, picture, self.output)
         return notes

@@ -161,15 +161,17 @@ def run_batch(ctx, inputs, task, *, suffix, output, fmt, recursive, glob_pattern
     import sys
 
     from imgconv.batch import plan_jobs, run_jobs
+    from imgconv.batch.workers import worker_count
     from imgconv.cli.progress import batch_bar
-    from imgconv.settings import usable_cores
 
     plan = plan_jobs(inputs, suffix=suffix, output=output, fmt=fmt, recursive=recursive, glob=glob_pattern,
-                     overwrite=overwrite, skip_existing=skip_existing)
+                     overwrite=overwrite, skip_existing=skip_existing, depth=task.output.depth)
+    workers, capped = worker_count(jobs, jobs=len(plan.jobs))
     if not quiet:
         for path in plan.ignored:
             click.echo(f"imgconv: note: {path}: not an image file, skipped", err=True)
-    workers = jobs or (usable_cores() if len(plan.jobs) > 1 else 1)
+        if capped:
+            click.echo(f"imgconv: note: {capped}", err=True)
     with batch_bar(len(plan.jobs), label, show=plan.several and not quiet and sys.stderr.isatty()) as progress:
         summary = run_jobs(plan.jobs, task, workers=workers, progress=progress, scheduler=scheduler)
     summary.skipped += len(plan.skipped)

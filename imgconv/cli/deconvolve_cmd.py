@@ -6,16 +6,7 @@ from pathlib import Path
 import click
 
 from imgconv.choices import DECONVOLUTION_METHODS
-from imgconv.cli.common import (
-    FiniteFloat,
-    border_options,
-    check_valid,
-    echo_notes,
-    output_options,
-    output_settings,
-    pixel_options,
-    run_batch,
-)
+from imgconv.cli import common
 
 
 @click.command("deconvolve")
@@ -25,14 +16,14 @@ from imgconv.cli.common import (
                    "a kernel file, an inline matrix); normalised to sum 1.")
 @click.option("--method", type=click.Choice(DECONVOLUTION_METHODS), default="wiener", show_default=True,
               help="wiener: regularised inverse filter, one pass; richardson-lucy: iterative, non-negative.")
-@click.option("--balance", type=FiniteFloat(min=0), metavar="λ",
+@click.option("--balance", type=common.FiniteFloat(min=0), metavar="λ",
               help="Regularisation weight. wiener: larger = smoother, less noise (default: estimated from "
                    "the image's noise); richardson-lucy: total-variation damping (default 0 = none).")
 @click.option("--iterations", type=click.IntRange(1, 10000), default=30, show_default=True,
               help="richardson-lucy iterations: more = sharper, but noise grows.")
-@border_options
-@pixel_options
-@output_options("<stem>.deconv.<ext>")
+@common.border_options
+@common.pixel_options
+@common.output_options("<stem>.deconv.<ext>")
 @click.pass_context
 def command(ctx, inputs, psf_spec, method, balance, iterations, mode, cval, channels,
             alpha, background, linear, nan, valid, absolute,
@@ -58,22 +49,22 @@ def command(ctx, inputs, psf_spec, method, balance, iterations, mode, cval, chan
     psf = load_psf(psf_spec, nonnegative=method == "richardson-lucy")
     if nan == "ignore":
         check_averaging([psf], psf_spec)
-    check_valid(valid, max_pixels)
+    common.check_valid(valid, max_pixels)
     notes = spec_notes(psf_spec)
     if (psf < 0).any():
         notes.append(f"--psf {psf_spec} has negative taps: it is not a blur (a blur's PSF is >= 0 everywhere), "
                      "so deconvolving it does not sharpen")
-    echo_notes(notes, quiet)
+    common.echo_notes(notes, quiet)
     # a bar per image only for one input: a batch has its own bar, workers must not draw
     single = len(inputs) == 1 and not Path(inputs[0]).is_dir()
     bar = LazyBar(f"deconvolving {Path(inputs[0]).name}") if single and not quiet and sys.stderr.isatty() else None
     options = DeconvolveOptions(method=method, balance=balance, iterations=iterations, mode=mode, cval=cval,
                                 channels=channels, alpha=alpha, linear=linear, nan=nan,
                                 valid=None if valid is None else os.path.abspath(valid), absolute=absolute)
-    task = DeconvolveTask(psf=psf, options=options, output=output_settings(depth, quality, fmt, max_pixels, background),
-                          progress=bar)
+    output_options = common.output_settings(depth, quality, fmt, max_pixels, background)
+    task = DeconvolveTask(psf=psf, options=options, output=output_options, progress=bar)
     try:
-        run_batch(ctx, inputs, task, suffix="deconv", output=output, fmt=fmt, recursive=recursive,
+        common.run_batch(ctx, inputs, task, suffix="deconv", output=output, fmt=fmt, recursive=recursive,
                   glob_pattern=glob_pattern, overwrite=overwrite, skip_existing=skip_existing, jobs=jobs,
                   scheduler=scheduler, quiet=quiet, label="deconvolving")
     finally:

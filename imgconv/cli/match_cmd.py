@@ -128,15 +128,11 @@ def command(ctx, image, template, max_matches, threshold, min_distance, as_json,
 
 def _refuse_overwriting_inputs(inputs, outputs):
     """An input is never touched: refuse any output path that is one of the inputs."""
-    from pathlib import Path
-
     from imgconv.errors import ImageWriteError
+    from imgconv.paths import real_path
 
-    def same(a, b):
-        try:
-            return Path(a).resolve() == Path(b).resolve()
-        except OSError:
-            return False
+    def same(a, b):  # never raises, on a link loop or a name too long either
+        return real_path(a) == real_path(b)
 
     for out in filter(None, outputs):
         for src in filter(None, inputs):

@@ -196,7 +196,8 @@ def _read_npy(fp, label, max_pixels):
                 f".npy array of shape {shape} is not an image (H x W or H x W x C, C <= 4)",
                 label)
         check_size(shape[1], shape[0], max_pixels, label)
-        if dtype not in (np.bool_, np.uint8, np.uint16) and not np.issubdtype(dtype, np.floating):
+        native = dtype.newbyteorder("=")  # either byte order (pixels_from_samples converts)
+        if native not in (np.bool_, np.uint8, np.uint16) and not np.issubdtype(native, np.floating):
             raise ImageReadError(f".npy dtype {dtype} is not supported "
                                  "(use uint8, uint16 or float)", label)
 
@@ -254,6 +255,11 @@ def _decode(im, fp, label):
         pixels, depth = pixels_from_samples(samples, label)
         pixels = orient(pixels, im.getexif().get(0x0112, 1))
     else:
+        if source_format == "TIFF":  # tifffile declined it: would Pillow get it wrong?
+            refusal, note = tiff.pillow_shortfall(im)
+            if refusal:
+                raise ImageReadError(refusal, label)
+            notes += [note] if note else []
         ImageOps.exif_transpose(im, in_place=True)  # loads the image
         pixels, depth, converted = _pixels_from_mode(im, label)
         if converted and icc:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from imgconv.kernels.model import (
         KERNEL_EXTENSIONS,
         MAX_KERNEL_ELEMENTS,
+        MAX_KERNEL_MATRICES,
         MAX_KERNEL_SIDE,
         Kernel,
         is_separable,
@@ -60,6 +61,7 @@ _HOMES = MappingProxyType(
         "KERNEL_EXTENSIONS": "model",
         "MAX_KERNEL_SIDE": "model",
         "MAX_KERNEL_ELEMENTS": "model",
+        "MAX_KERNEL_MATRICES": "model",
         "MAX_KERNEL_FILE_BYTES": "files",
         "MAX_TOML_FILE_BYTES": "files",
     }
@@ -69,6 +71,7 @@ __all__ = [
     "KERNEL_EXTENSIONS",
     "MAX_KERNEL_ELEMENTS",
     "MAX_KERNEL_FILE_BYTES",
+    "MAX_KERNEL_MATRICES",
     "MAX_KERNEL_SIDE",
     "MAX_TOML_FILE_BYTES",
     "Kernel",

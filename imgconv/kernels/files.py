@@ -38,7 +38,14 @@ import math
 import numpy as np
 
 from imgconv.errors import KernelError
-from imgconv.kernels.model import COMBINE_MODES, KERNEL_EXTENSIONS, Kernel, _as_kernel_matrix, _check_shape
+from imgconv.kernels.model import (
+    COMBINE_MODES,
+    KERNEL_EXTENSIONS,
+    Kernel,
+    _as_kernel_matrix,
+    _check_shape,
+    check_matrix_count,
+)
 from imgconv.kernels.parsing import _parse_number, parse_matrix_text
 
 #: Kernel files larger than this are refused before they are read.
@@ -117,6 +124,7 @@ def _parse_toml_kernel(data, path):
         tables = data["kernels"]
         if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
             raise KernelError("'kernels' must be a non-empty array of tables ([[kernels]])", path=path)
+        check_matrix_count(len(tables), "[[kernels]]", path)  # before any matrix is converted
         for i, table in enumerate(tables, 1):
             unknown = [k for k in table if k not in _TOML_KERNEL_KEYS]
             if unknown:

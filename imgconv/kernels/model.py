@@ -29,6 +29,9 @@ from imgconv.errors import KernelError
 MAX_KERNEL_SIDE = 4097
 #: Largest number of elements of one kernel matrix (2048 x 2048).
 MAX_KERNEL_ELEMENTS = 2**22
+#: Most matrices one kernel may combine (the largest preset, kirsch, has 8): each is one
+#: convolution of the whole image, so 20,000 of them would run for minutes.
+MAX_KERNEL_MATRICES = 64
 #: File extensions recognised as kernel files.
 KERNEL_EXTENSIONS = (".txt", ".csv", ".kernel", ".npy", ".toml")
 #: How the results of a kernel's matrices combine.
@@ -83,6 +86,7 @@ class Kernel:
             mats = (mats,)
         if not isinstance(mats, (tuple, list)) or len(mats) == 0:
             raise KernelError(f"kernel {self.name!r}: matrices must be a non-empty tuple of 2-D arrays")
+        check_matrix_count(len(mats), f"kernel {self.name!r}")
         fixed = tuple(_as_kernel_matrix(m, f"kernel {self.name!r}") for m in mats)
         if self.combine not in COMBINE_MODES:
             raise KernelError(
@@ -183,6 +187,13 @@ class Kernel:
 def _count(n):
     """An integer for a message: exact up to 9 digits, else like ``6e+300``."""
     return str(n) if n < 10**9 else f"{float(n):.3g}"
+
+
+def check_matrix_count(count, what, path=None):
+    """Refuse a kernel of more than :data:`MAX_KERNEL_MATRICES` matrices (KernelError)."""
+    if count > MAX_KERNEL_MATRICES:
+        raise KernelError(f"{what}: {count} matrices in one kernel; at most {MAX_KERNEL_MATRICES} "
+                          "(chain several kernels with -k instead)", path=path)
 
 
 def _check_shape(rows, cols, what, path=None):
