@@ -365,7 +365,7 @@ BAD_KERNEL_FILES = {
                                   "is not a number"),
     "not UTF-8": ("latin.txt", b"1 2 \xff\xfe\n", "not a UTF-8 text file"),
     "pickled .npy": ("pickle.npy", _pickled_npy, "Python objects are refused"),
-    "3-D .npy": ("cube.npy", lambda p, _: np.save(p, np.ones((3, 3, 3))), "got 3-D"),
+    "4-D .npy": ("hypercube.npy", lambda p, _: np.save(p, np.ones((3, 3, 3, 3))), "got 4-D"),
     "complex .npy": ("complex.npy", lambda p, _: np.save(p, np.ones((3, 3), complex)),
                      "real numbers"),
     "empty .npy": ("none.npy", lambda p, _: np.save(p, np.ones((0, 3))), "empty"),

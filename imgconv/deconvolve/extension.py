@@ -1,72 +1,78 @@
 """The border treatment of deconvolution: reflect-extend, fade the far margin to the mean.
 
 The periodic FFT then sees a continuous picture, so the borders do not ring. The PSF is
-laid out so that circular convolution has ``scipy.ndimage.convolve``'s anchor.
+laid out so that circular convolution has ``scipy.ndimage.convolve``'s anchor. The same
+in every dimension: an image (2-D) or a volume (3-D, extended and faded along Z too, so
+its first and last planes do not ring either).
 
 Examples
 --------
 >>> ext = Extension((20, 30), np.ones((3, 3)) / 9)
 >>> ext.padded[0] >= 20 + 2 * ext.margin, ext.crop(ext.extend(np.ones((20, 30), np.float32))).shape
 (True, (20, 30))
+>>> Extension((6, 20, 30), np.ones((3, 3, 3)) / 27).padded
+(40, 54, 64)
 """
+import functools
+
 import numpy as np
 
 from imgconv.settings import current
 
 
 class Extension:
-    """The image reflect-extended for periodic FFTs: padded geometry, fades and the PSF's
-    transfer function, shared by all channels of one image."""
+    """The image (or volume) reflect-extended for periodic FFTs: padded geometry, fades and
+    the PSF's transfer function, shared by all channels of one image."""
 
     def __init__(self, shape, kernel):
         import scipy.fft as sf
 
-        h, w = shape
-        kh, kw = kernel.shape
-        self.shape = shape
+        self.shape = tuple(shape)
         self.kernel = kernel
-        self.margin = max(2 * max(kh, kw), 16)
-        self.padded = (
-            sf.next_fast_len(h + 2 * self.margin, real=True),
-            sf.next_fast_len(w + 2 * self.margin, real=True),
-        )
-        self.fade = (
-            _fade(self.padded[0], h, self.margin),
-            _fade(self.padded[1], w, self.margin),
-        )
-        # The PSF laid out so that circular convolution has scipy.ndimage.convolve's anchor.
-        embedded = np.zeros(self.padded, np.float32)
-        embedded[:kh, :kw] = kernel
-        embedded = np.roll(embedded, (-(kh // 2), -(kw // 2)), axis=(0, 1))
-        self.otf = sf.rfft2(embedded, workers=current().threads)
-        # A PSF symmetric under both mirrorings blurs a reflected margin exactly as scipy's
+        self.margin = max(2 * max(kernel.shape), 16)
+        self.padded = tuple(sf.next_fast_len(n + 2 * self.margin, real=True) for n in self.shape)
+        self.fade = tuple(_fade(p, n, self.margin) for p, n in zip(self.padded, self.shape))
+        # A PSF symmetric under every mirroring blurs a reflected margin exactly as scipy's
         # reflect mode does, so the reflected margin is consistent data; otherwise it is not.
-        self.mirror_symmetric = bool(np.allclose(kernel, kernel[::-1, :], rtol=0, atol=1e-12)
-                                     and np.allclose(kernel, kernel[:, ::-1], rtol=0, atol=1e-12))
+        self.mirror_symmetric = all(np.allclose(kernel, np.flip(kernel, axis), rtol=0, atol=1e-12)
+                                    for axis in range(kernel.ndim))
+
+    @functools.cached_property
+    def otf(self):
+        """The PSF's transfer function on the rfft grid of the padded size (computed on first use),
+        laid out so that circular convolution has scipy.ndimage.convolve's anchor."""
+        import scipy.fft as sf
+
+        kernel = self.kernel
+        embedded = np.zeros(self.padded, np.float32)
+        embedded[tuple(slice(0, k) for k in kernel.shape)] = kernel
+        embedded = np.roll(embedded, tuple(-(k // 2) for k in kernel.shape), axis=tuple(range(kernel.ndim)))
+        return sf.rfftn(embedded, workers=current().threads)
 
     def extend(self, channel):
         """Reflect-extend one channel to the padded size, fading the far margin to its mean."""
-        h, w = self.shape
         m = self.margin
-        ph, pw = self.padded
-        ext = np.pad(channel, ((m, ph - h - m), (m, pw - w - m)), mode="symmetric")
+        ext = np.pad(channel, [(m, p - n - m) for p, n in zip(self.padded, self.shape)], mode="symmetric")
         mean = np.float32(channel.mean())
         ext -= mean
-        ext *= self.fade[0][:, None]
-        ext *= self.fade[1][None, :]
+        for axis, fade in enumerate(self.fade):
+            ext *= fade.reshape([-1 if a == axis else 1 for a in range(ext.ndim)])
         ext += mean
         return ext
 
     def crop(self, ext):
-        h, w = self.shape
         m = self.margin
-        return ext[m : m + h, m : m + w]
+        return ext[tuple(slice(m, m + n) for n in self.shape)]
 
     def gradient_energy(self):
         """Transfer function of the discrete gradient energy, on the rfft grid (float32)."""
-        fy = np.fft.fftfreq(self.padded[0]).astype(np.float32)[:, None]
-        fx = np.fft.rfftfreq(self.padded[1]).astype(np.float32)[None, :]
-        return 4 * np.sin(np.pi * fy) ** 2 + 4 * np.sin(np.pi * fx) ** 2
+        last = len(self.padded) - 1
+        energy = 0
+        for axis, n in enumerate(self.padded):
+            f = (np.fft.rfftfreq(n) if axis == last else np.fft.fftfreq(n)).astype(np.float32)
+            f = f.reshape([-1 if a == axis else 1 for a in range(len(self.padded))])
+            energy = energy + 4 * np.sin(np.pi * f) ** 2
+        return energy
 
 
 def _fade(n, length, margin):
