@@ -16,6 +16,8 @@ CHANNELS = ("all", "gray", "luma")
 DEPTHS = ("8", "16", "float")
 #: Deconvolution methods.
 DECONVOLUTION_METHODS = ("wiener", "richardson-lucy")
+#: Which frames of an animation or pages of a multi-page TIFF are processed.
+FRAMES = ("all", "first")
 
 
 def parse_depth(depth):

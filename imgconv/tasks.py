@@ -32,13 +32,17 @@ class OutputOptions:
     """How every task reads its input and writes its result.
 
     ``depth`` is 8, 16, ``"float"`` or None (the input's); ``format`` an extension for
-    stdout (a file's own extension names its format); ``max_pixels`` the read limit.
+    stdout (a file's own extension names its format); ``max_pixels`` the read limit;
+    ``frames`` ``"all"`` (every frame or page, written back together) or ``"first"``;
+    ``volume`` reads stacks as Z x Y x X [x C] volumes (:mod:`imgconv.stacks`).
     """
 
     depth: object = None
     quality: int = None
     format: str = None
     max_pixels: int = None
+    frames: str = "all"
+    volume: bool = False
 
 
 def read_input(job, output):
@@ -70,7 +74,10 @@ class FilterTask:
 
     def __call__(self, job):
         from imgconv.filtering import filter_image
+        from imgconv.stacks import filter_stack
 
+        if (notes := filter_stack(job, self)) is not None:  # several frames, or a volume
+            return notes
         picture = read_input(job, self.output)
         result = filter_image(picture, self.kernels, **dataclasses.asdict(self.options))
         write_result(job, result, picture, self.output)
@@ -101,7 +108,10 @@ class DeconvolveTask:
 
     def __call__(self, job):
         from imgconv.deconvolve import deconvolve_picture
+        from imgconv.stacks import deconvolve_stack
 
+        if (notes := deconvolve_stack(job, self)) is not None:  # several frames, or a volume
+            return notes
         picture = read_input(job, self.output)
         result = deconvolve_picture(picture.pixels, self.psf, has_alpha=picture.has_alpha,
                                     progress=self.progress, **dataclasses.asdict(self.options))

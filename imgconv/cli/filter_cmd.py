@@ -2,7 +2,7 @@
 import click
 
 from imgconv.choices import CHANNELS, METHODS, MODES
-from imgconv.cli.common import FINITE, output_options, output_settings, run_batch
+from imgconv.cli.common import FINITE, output_options, output_settings, run_batch, stack_options
 
 
 @click.command("filter")
@@ -24,11 +24,12 @@ from imgconv.cli.common import FINITE, output_options, output_settings, run_batc
 @click.option("--channels", type=click.Choice(CHANNELS), default="all", show_default=True,
               help="all: each colour channel; gray: convert to grey first; luma: filter Y of YCbCr only.")
 @click.option("--explain", is_flag=True, help="Print the method chosen for each kernel (to stderr).")
+@stack_options
 @output_options("<stem>.<kernel>.<ext>")
 @click.pass_context
 def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scale, offset, channels, explain,
-            output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs, scheduler,
-            max_pixels, quiet):
+            frames, volume, output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs,
+            scheduler, max_pixels, quiet):
     """Filter INPUT images (files, folders, or - for stdin) with kernels.
 
     \b
@@ -38,39 +39,44 @@ def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scal
       imgconv filter scans/ -r -k sharpen -o sharp/ -j 2
       imgconv filter in.png -k "0,-1,0; -1,5,-1; 0,-1,0" --explain
       cat in.png | imgconv filter - -k emboss -o - > out.png
+      imgconv filter anim.gif -k sharpen                # every frame -> anim.sharpen.gif
+      imgconv filter stack.tif -k gaussian:sigma=1,1,3  # a 3-D kernel: the stack as a volume
     """
     from imgconv.filtering import resolve_kernels
     from imgconv.tasks import FilterOptions, FilterTask
 
     chain = resolve_kernels(kernels)  # bad specs fail here, once, before any file is read
     if explain:
-        _explain(inputs, chain, method, correlate, channels)
+        _explain(inputs, chain, method, correlate, channels, volume or any(k.ndim == 3 for k in chain))
     options = FilterOptions(mode=mode, cval=cval, method=method, correlate=correlate, normalize=normalize,
                             scale=scale, offset=offset, channels=channels)
     task = FilterTask(kernels=tuple(chain), options=options,
-                      output=output_settings(depth, quality, fmt, max_pixels))
+                      output=output_settings(depth, quality, fmt, max_pixels, frames, volume))
     run_batch(ctx, inputs, task, suffix="+".join(k.slug for k in chain), output=output, fmt=fmt,
               recursive=recursive, glob_pattern=glob_pattern, overwrite=overwrite, skip_existing=skip_existing,
               jobs=jobs, scheduler=scheduler, quiet=quiet, label="filtering")
 
 
-def _explain(inputs, chain, method, correlate, channels):
-    """Print the planned method per kernel for the first input's size."""
+def _explain(inputs, chain, method, correlate, channels, volume):
+    """Print the planned method per kernel for the first input's size (a volume's, for volumes)."""
     from pathlib import Path
 
     from imgconv.filtering import explain_filter
+    from imgconv.volume_filter import explain_volume_filter
 
-    shape = (1080, 1920, 3)
+    shape = (64, 512, 512) if volume else (1080, 1920, 3)
     first = next((i for i in inputs if i != "-" and Path(i).is_file()), None)
     if first is not None:
-        from imgconv.errors import ImageReadError
+        from imgconv.errors import ImgconvError
         from imgconv.imageio import probe_shape
+        from imgconv.imageio.volume import probe_volume
 
         try:
-            shape = probe_shape(first)
-        except ImageReadError:  # the run itself reports an unreadable file
+            shape = probe_volume(first) if volume else probe_shape(first)
+        except ImgconvError:  # the run itself reports an unreadable file
             first = None
-    h, w = shape[:2]
-    click.echo(f"plan for {w}x{h}" + (f" ({first})" if first else " (no file: assumed)") + ":", err=True)
-    for line in explain_filter(shape, chain, method=method, correlate=correlate, channels=channels):
+    size = f"volume {shape[2]}x{shape[1]}x{shape[0]}" if volume else f"{shape[1]}x{shape[0]}"
+    click.echo(f"plan for {size}" + (f" ({first})" if first else " (no file: assumed)") + ":", err=True)
+    explain = explain_volume_filter if volume else explain_filter
+    for line in explain(shape, chain, method=method, correlate=correlate, channels=channels):
         click.echo("  " + line, err=True)

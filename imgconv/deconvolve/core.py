@@ -136,7 +136,7 @@ def deconvolve(image, psf, *, method="wiener", balance=None, iterations=30, prog
 
 
 def load_psf(spec, nonnegative=False):
-    """Resolve a PSF spec (anything ``load_kernel`` takes) to one validated matrix with sum 1.
+    """Resolve a PSF spec (anything ``load_kernel`` takes, or a TIFF) to one validated matrix with sum 1.
 
     Raises KernelError naming the spec for a multi-kernel preset or an invalid PSF.
 
@@ -147,13 +147,28 @@ def load_psf(spec, nonnegative=False):
     """
     from imgconv.kernels import load_kernel
 
-    kernel = load_kernel(spec)
+    kernel = _tiff_psf(spec) or load_kernel(spec)
     if len(kernel.matrices) != 1:
         raise KernelError(f"--psf {spec}: a PSF must be one matrix, this kernel has {len(kernel.matrices)}")
     try:
         return check_psf(kernel.matrices[0], nonnegative=nonnegative)
     except KernelError as exc:
         raise KernelError(f"--psf {spec}: {exc.message}") from None
+
+
+def _tiff_psf(spec):
+    """A measured PSF stored as a TIFF (one page: 2-D, a stack: 3-D) as a Kernel, or None for other specs."""
+    import os
+
+    if not isinstance(spec, (str, os.PathLike)) or not str(spec).lower().endswith((".tif", ".tiff")):
+        return None
+    from imgconv.imageio.volume import read_volume
+    from imgconv.kernels import Kernel
+
+    voxels = read_volume(spec).voxels
+    if voxels.ndim == 4:
+        raise KernelError(f"a PSF must have one channel, this one has {voxels.shape[3]}", path=spec)
+    return Kernel(str(spec), (voxels[0] if voxels.shape[0] == 1 else voxels,), description=f"measured PSF {spec}")
 
 
 def check_psf(psf, image_shape=None, *, nonnegative=False):
