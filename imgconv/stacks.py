@@ -76,6 +76,19 @@ def _npy_volume(source, magic):
     return len(shape) == 4 or shape[-1] > 4
 
 
+def _is_stack(source):
+    """Whether ``source`` holds several planes: a ``.npy`` volume, or several frames or pages."""
+    from imgconv.imageio.frames import count_frames
+    from imgconv.imageio.npy import MAGIC
+    from imgconv.imageio.volume import probe_volume
+
+    source = _rewind(source)
+    head = source.read(len(MAGIC)) if hasattr(source, "read") else _head(source, len(MAGIC))
+    if head == MAGIC:
+        return probe_volume(_rewind(source))[0] > 1
+    return count_frames(_rewind(source))[0] > 1
+
+
 def _head(path, n):
     if isinstance(path, (bytes, bytearray)):
         return bytes(path[:n])
@@ -96,12 +109,12 @@ def _run(job, output, frame, volume, needs_volume):
     fmt = output.format if job.dst == "-" else None
     kind = kind_of(source, output, needs_volume)
     if kind == "volume":
+        if needs_volume and not output.volume and not _is_stack(source):
+            raise ImgconvError("a 3-D kernel filters volumes: give a multi-page TIFF, a 3-D .npy, or --volume",
+                               getattr(source, "name", source))
         if fmt is not None or job.dst != "-":
             check_volume_destination(job.dst, fmt)  # before any work
         stack = read_volume(_rewind(source), **limit)
-        if needs_volume and not output.volume and stack.voxels.shape[0] == 1 and stack.format != "NPY":
-            raise ImgconvError("a 3-D kernel filters volumes: give a multi-page TIFF, a 3-D .npy, or --volume",
-                               stack.path)
         result = volume(stack)
         _prepare(job)
         fmt = fmt or (_EXTENSIONS.get(stack.format) if job.dst == "-" else None)

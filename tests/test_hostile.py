@@ -290,7 +290,8 @@ def _frames(kind):
 def test_multi_frame_input_gives_first_frame_and_a_note(cli, work, name, note):
     (work / name).write_bytes(_frames("GIF" if name.endswith("gif") else "TIFF"))
     original = (work / name).read_bytes()
-    code, _, err = cli("filter", work / name, "-k", "identity", "-o", work / "first.png")
+    # --frames first: the default, all, writes every frame (tests/test_stacks.py)
+    code, _, err = cli("filter", work / name, "-k", "identity", "--frames", "first", "-o", work / "first.png")
     assert code == 0, err
     assert err.strip() == f"imgconv: note: {work / name}: {note}"
     assert np.all(np.asarray(Image.open(work / "first.png")) == 10)

@@ -3,8 +3,8 @@
 Each method's time is ``fixed + per voxel * voxels + per tap * taps`` (nanoseconds, voxels
 counted per channel), with the 3-D loops' constants measured by
 ``benchmarks/bench_volume.py --calibrate`` (2-core AMD EPYC, 64x256x256 float32 volumes,
-kernels 3..15 per side, CPU time, least squares) and the FFT's and SciPy's taken from the
-2-D model, which they share.
+kernels 3..15 per side, CPU time, least squares), the FFT's transform cost measured on
+the same volumes, and SciPy's and the FFT's per-voxel costs taken from the 2-D model.
 
 Examples
 --------
@@ -20,17 +20,20 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imgconv.choices import METHODS
-from imgconv.engine.planner import COST_FFT_PX, COST_FFT_UNIT, COSTS_SCIPY
+from imgconv.engine.planner import COST_FFT_PX, COSTS_SCIPY
 from imgconv.errors import EngineError
 from imgconv.settings import current
 
 # ns per (voxel x channel) on ONE thread, from `benchmarks/bench_volume.py --calibrate`.
 COSTS_COMPILED_3D = {
-    "direct_px": 1.6, "direct_tap": 0.085,        # taps = non-zero kernel entries
-    "separable_pass": 1.9, "separable_tap": 0.095,  # per component (one Z pass + its plane passes)
+    "direct_px": 1.5, "direct_tap": 0.086,        # taps = non-zero kernel entries (+ COST_PAD_PX)
+    "separable_pass": 2.5, "separable_tap": 0.085,  # per component (its plane passes and Z pass)
 }
 # the padded copy the 3-D FFT and direct methods make, per voxel
 COST_PAD_PX = 1.0
+# ns per (n log2 n) unit of a 3-D tile's transforms: measured 1.5-2.2 (kernels 11..21 on
+# 64x256x256, one thread), against 0.75 in 2-D (the transforms along Z stride through memory)
+COST_FFT_UNIT_3D = 1.9
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ def plan_volume(volume_shape, kernel, method="auto", factors=None, settings=None
         "direct": voxels * (sp["direct_px"] + sp["direct_tap"] * kernel.size) * ms,
         "separable": voxels * (sp["separable_pass"] / 2 * (factors.rank + 2 * factors.pairs)
                                + sp["separable_tap"] * factors.taps) * ms,
-        "fft": (C * tile[3] * COST_FFT_UNIT + voxels * (COST_FFT_PX + COST_PAD_PX)) * ms / threads,
+        "fft": (C * tile[3] * COST_FFT_UNIT_3D + voxels * (COST_FFT_PX + COST_PAD_PX)) * ms / threads,
     }
     compiled = {"direct": False, "separable": False, "fft": False}
     if settings.compiled:

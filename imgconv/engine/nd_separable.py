@@ -101,23 +101,21 @@ def correlate_separable_volume(volume, factors, anchor, mode, cval, compiled=Non
     zmap, ymap, xmap = volume_maps((Z, Y, X), (kz, ky, kx), anchor, mode)
     loops3d = _compiled.loops3d()
     src = np.ascontiguousarray(volume, dtype=np.float32).reshape(Z, Y, X * C)
-    if out is None:
-        out = np.empty((Z, Y, X * C), np.float32)
-    else:
-        out = out.reshape(Z, Y, X * C)
+    out = np.empty((Z, Y, X * C), np.float32) if out is None else out.reshape(Z, Y, X * C)
     plane = np.empty_like(out) if factors.rank > 1 else out
     blocks = max(1, min(Y // 16, -(-8 * current().threads // Z)))  # enough jobs for the threads
-    for r, (u, (cols, rows)) in enumerate(zip(factors.z, factors.planes)):
-        if kz == 1:  # no pass along Z: its one weight scales the plane factors
-            cols = cols * u[0]
-        target = out if r == 0 else plane
-        loops3d.correlate_planes(src, cols.astype(np.float32), rows.astype(np.float32), ymap, xmap,
-                                 anchor[2], C, np.float32(cval), blocks, target)
-        if kz > 1:  # beyond the first or last plane, the plane passes made cval * sum(M_r) of cval
-            plane_cval = np.float32(cval * cols.sum(1) @ rows.sum(1))
-            loops3d.correlate_z_inplace(target, Y, u.astype(np.float32), zmap, plane_cval, row_blocks3d(Y))
-        if r:
-            out += plane
+    with loops3d.dynamic_blocks():
+        for r, (u, (cols, rows)) in enumerate(zip(factors.z, factors.planes)):
+            if kz == 1:  # no pass along Z: its one weight scales the plane factors
+                cols = cols * u[0]
+            target = out if r == 0 else plane
+            loops3d.correlate_planes(src, cols.astype(np.float32), rows.astype(np.float32), ymap, xmap,
+                                     anchor[2], C, np.float32(cval), blocks, target)
+            if kz > 1:  # beyond the first or last plane, the plane passes made cval * sum(M_r) of cval
+                plane_cval = np.float32(cval * cols.sum(1) @ rows.sum(1))
+                loops3d.correlate_z_inplace(target, Y, u.astype(np.float32), zmap, plane_cval, row_blocks3d(Y))
+            if r:
+                out += plane
     return out.reshape(Z, Y, X, C)
 
 
