@@ -205,6 +205,9 @@ def _read_tiff_volume(fp, label, max_pixels):
             kept = [n for n, i in zip(series.shape, index) if i != 0]
             shape = tuple(kept[i] for i in order)
             _check_voxels(shape if has_plane else (1,) + shape, max_pixels, label)
+            if int(np.prod(series.shape)) > 4 * max_pixels:  # the whole series is decoded
+                raise ImageReadError(f"TIFF series too large: {' x '.join(map(str, series.shape))} ({series.axes}) "
+                                     f"holds more than 4 x the limit of {max_pixels} voxels", label)
             try:
                 samples = np.transpose(series.asarray(maxworkers=1)[index], order)
             except Exception as exc:  # noqa: BLE001 -- whatever the decoder raises on bad data
