@@ -21,6 +21,8 @@ ALPHA_MODES = ("auto", "premultiply", "keep")
 #: Missing pixels (NaN, or invalid in a --valid mask): spread as SciPy does, or filled
 #: by normalised convolution.
 NAN_MODES = ("propagate", "ignore")
+#: Which frames of an animation or pages of a multi-page TIFF are processed.
+FRAMES = ("all", "first")
 
 
 def parse_depth(depth):

@@ -46,6 +46,8 @@ class OutputOptions:
     ``depth`` is 8, 16, ``"float"`` or None (the input's); ``format`` an extension for
     stdout (a file's own extension names its format); ``max_pixels`` the read limit;
     ``background`` the RGB colour (0..1) under a picture with alpha written to JPEG or BMP.
+    ``frames`` ``"all"`` (every frame or page, written back together) or ``"first"``;
+    ``volume`` reads stacks as Z x Y x X [x C] volumes (:mod:`imgconv.stacks`).
     """
 
     depth: object = None
@@ -53,6 +55,8 @@ class OutputOptions:
     format: str = None
     max_pixels: int = None
     background: tuple = (1.0, 1.0, 1.0)
+    frames: str = "all"
+    volume: bool = False
 
 
 def read_input(job, output):
@@ -112,7 +116,10 @@ class FilterTask:
 
     def __call__(self, job):
         from imgconv.filtering import filter_image
+        from imgconv.stacks import filter_stack
 
+        if (notes := filter_stack(job, self)) is not None:  # several frames, or a volume
+            return notes
         picture = read_input(job, self.output)
         notes = list(picture.notes)
         options = dataclasses.asdict(self.options)
@@ -147,7 +154,10 @@ class DeconvolveTask:
 
     def __call__(self, job):
         from imgconv.deconvolve import deconvolve_picture
+        from imgconv.stacks import deconvolve_stack
 
+        if (notes := deconvolve_stack(job, self)) is not None:  # several frames, or a volume
+            return notes
         picture = read_input(job, self.output)
         notes = list(picture.notes)
         options = dataclasses.asdict(self.options)

@@ -215,7 +215,8 @@ def _frames(kind):
 def test_multi_frame_input_gives_first_frame_and_a_note(cli, work, name, note):
     (work / name).write_bytes(_frames("GIF" if name.endswith("gif") else "TIFF"))
     original = (work / name).read_bytes()
-    code, _, err = cli("filter", work / name, "-k", "identity", "-o", work / "first.png")
+    # --frames first: the default, all, writes every frame (tests/test_stacks.py)
+    code, _, err = cli("filter", work / name, "-k", "identity", "--frames", "first", "-o", work / "first.png")
     assert code == 0, err
     assert err.strip() == f"imgconv: note: {work / name}: {note}"
     assert np.all(np.asarray(Image.open(work / "first.png")) == 10)
@@ -290,7 +291,7 @@ BAD_KERNEL_FILES = {
                                   "is not a number"),
     "not UTF-8": ("latin.txt", b"1 2 \xff\xfe\n", "not a UTF-8 text file"),
     "pickled .npy": ("pickle.npy", _pickled_npy, "Python objects are refused"),
-    "3-D .npy": ("cube.npy", lambda p, _: np.save(p, np.ones((3, 3, 3))), "got 3-D"),
+    "4-D .npy": ("hypercube.npy", lambda p, _: np.save(p, np.ones((3, 3, 3, 3))), "got 4-D"),
     "complex .npy": ("complex.npy", lambda p, _: np.save(p, np.ones((3, 3), complex)),
                      "real numbers"),
     "empty .npy": ("none.npy", lambda p, _: np.save(p, np.ones((0, 3))), "empty"),

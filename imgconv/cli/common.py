@@ -1,7 +1,7 @@
 """Options and helpers shared by the commands that write images (filter, deconvolve)."""
 import click
 
-from imgconv.choices import ALPHA_MODES, CHANNELS, DEPTHS, MODES, NAN_MODES
+from imgconv.choices import ALPHA_MODES, CHANNELS, DEPTHS, FRAMES, MODES, NAN_MODES
 
 
 class FiniteFloat(click.ParamType):
@@ -141,13 +141,24 @@ def _output_options(fn, default_name):
     return fn
 
 
-def output_settings(depth, quality, fmt, max_pixels, background=(1.0, 1.0, 1.0)):
-    """The :class:`imgconv.tasks.OutputOptions` of the shared output options."""
+def stack_options(fn):
+    """``--frames all|first`` and ``--volume``: how multi-frame files and stacks are read, declared once
+    for every writing command (see :mod:`imgconv.stacks`)."""
+    fn = click.option("--volume", is_flag=True,
+                      help="Read a multi-page TIFF (an ImageJ/OME hyperstack's Z) or a 3-D .npy as a Z x Y x X "
+                           "volume; 3-D kernels imply it. Written as an ImageJ TIFF or .npy.")(fn)
+    return click.option("--frames", type=click.Choice(FRAMES), default="all", show_default=True,
+                        help="all: every frame of an animated GIF/APNG/WebP or page of a multi-page TIFF is "
+                             "processed and written back; first: the first only (with a note).")(fn)
+
+
+def output_settings(depth, quality, fmt, max_pixels, background=(1.0, 1.0, 1.0), frames="all", volume=False):
+    """The :class:`imgconv.tasks.OutputOptions` of the shared output and stack options."""
     from imgconv.choices import parse_depth
     from imgconv.tasks import OutputOptions
 
     return OutputOptions(depth=parse_depth(depth), quality=quality, format=fmt, max_pixels=max_pixels,
-                         background=tuple(background))
+                         background=tuple(background), frames=frames, volume=volume)
 
 
 def run_batch(ctx, inputs, task, *, suffix, output, fmt, recursive, glob_pattern, overwrite, skip_existing,

@@ -13,7 +13,8 @@ from imgconv.cli import common
 @click.argument("inputs", nargs=-1, required=True, metavar="IMAGE...")
 @click.option("--psf", "psf_spec", required=True, metavar="SPEC",
               help="The blur to undo: anything -k accepts (gaussian:sigma=2, motion:length=15,angle=30, "
-                   "a kernel file, an inline matrix); normalised to sum 1.")
+                   "a kernel file, an inline matrix), or a measured PSF as TIFF; normalised to sum 1. "
+                   "A 3-D PSF (gaussian:sigma=1,1,3, a 3-D .npy, a TIFF stack) restores volumes.")
 @click.option("--method", type=click.Choice(DECONVOLUTION_METHODS), default="wiener", show_default=True,
               help="wiener: regularised inverse filter, one pass; richardson-lucy: iterative, non-negative.")
 @click.option("--balance", type=common.FiniteFloat(min=0), metavar="λ",
@@ -23,10 +24,11 @@ from imgconv.cli import common
               help="richardson-lucy iterations: more = sharper, but noise grows.")
 @common.border_options
 @common.pixel_options
+@common.stack_options
 @common.output_options("<stem>.deconv.<ext>")
 @click.pass_context
 def command(ctx, inputs, psf_spec, method, balance, iterations, mode, cval, channels,
-            alpha, background, linear, nan, valid, absolute,
+            alpha, background, linear, nan, valid, absolute, frames, volume,
             output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs, scheduler,
             max_pixels, quiet):
     """Deconvolve IMAGE files or folders: bring back a picture blurred by a known PSF.
@@ -38,6 +40,8 @@ def command(ctx, inputs, psf_spec, method, balance, iterations, mode, cval, chan
       imgconv deconvolve cells.tif --psf psf.npy --method richardson-lucy --iterations 50
       imgconv deconvolve scans/ -r --psf "1,2,1; 2,4,2; 1,2,1" -o sharp/
       imgconv deconvolve tile.png --psf gaussian:sigma=1.5 --mode wrap
+      imgconv deconvolve zstack.tif --psf gaussian:sigma=1.2,1.2,3 --method richardson-lucy   # 3-D
+      imgconv deconvolve zstack.tif --psf bead.tif --method richardson-lucy -o restored.tif
     """
     from imgconv.cli.progress import LazyBar
     from imgconv.deconvolve import load_psf
@@ -61,7 +65,7 @@ def command(ctx, inputs, psf_spec, method, balance, iterations, mode, cval, chan
     options = DeconvolveOptions(method=method, balance=balance, iterations=iterations, mode=mode, cval=cval,
                                 channels=channels, alpha=alpha, linear=linear, nan=nan,
                                 valid=None if valid is None else os.path.abspath(valid), absolute=absolute)
-    output_options = common.output_settings(depth, quality, fmt, max_pixels, background)
+    output_options = common.output_settings(depth, quality, fmt, max_pixels, background, frames, volume)
     task = DeconvolveTask(psf=psf, options=options, output=output_options, progress=bar)
     try:
         common.run_batch(ctx, inputs, task, suffix="deconv", output=output, fmt=fmt, recursive=recursive,

@@ -13,6 +13,7 @@ from imgconv.cli.common import (
     output_settings,
     pixel_options,
     run_batch,
+    stack_options,
 )
 
 
@@ -32,10 +33,11 @@ from imgconv.cli.common import (
               help="Then add this (fraction of full scale: 0.5 = mid grey).")
 @pixel_options
 @click.option("--explain", is_flag=True, help="Print the method chosen for each kernel (to stderr).")
+@stack_options
 @output_options("<stem>.<kernel>.<ext>")
 @click.pass_context
 def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scale, offset, channels, explain,
-            alpha, background, linear, nan, valid, absolute,
+            alpha, background, linear, nan, valid, absolute, frames, volume,
             output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs, scheduler,
             max_pixels, quiet):
     """Filter INPUT images (files, folders, or - for stdin) with kernels.
@@ -49,6 +51,8 @@ def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scal
       cat in.png | imgconv filter - -k emboss -o - > out.png
       imgconv filter logo.png -k gaussian:sigma=3 --linear -o soft.png
       imgconv filter dem.tif -k gaussian:sigma=2 --nan ignore --depth float -o smooth.tif
+      imgconv filter anim.gif -k sharpen                # every frame -> anim.sharpen.gif
+      imgconv filter stack.tif -k gaussian:sigma=1,1,3  # a 3-D kernel: the stack as a volume
     """
     from imgconv.filtering import applied_matrices, resolve_kernels
     from imgconv.kernels import spec_notes
@@ -62,34 +66,37 @@ def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scal
     check_valid(valid, max_pixels)
     echo_notes([note for spec in kernels for note in spec_notes(spec)], quiet)
     if explain:
-        _explain(inputs, chain, method, correlate, channels)
+        _explain(inputs, chain, method, correlate, channels, volume or any(k.ndim == 3 for k in chain))
     options = FilterOptions(mode=mode, cval=cval, method=method, correlate=correlate, normalize=normalize,
                             scale=scale, offset=offset, channels=channels, alpha=alpha, linear=linear, nan=nan,
                             valid=None if valid is None else os.path.abspath(valid), absolute=absolute)
     task = FilterTask(kernels=tuple(chain), options=options,
-                      output=output_settings(depth, quality, fmt, max_pixels, background))
+                      output=output_settings(depth, quality, fmt, max_pixels, background, frames, volume))
     run_batch(ctx, inputs, task, suffix="+".join(k.slug for k in chain), output=output, fmt=fmt,
               recursive=recursive, glob_pattern=glob_pattern, overwrite=overwrite, skip_existing=skip_existing,
               jobs=jobs, scheduler=scheduler, quiet=quiet, label="filtering")
 
 
-def _explain(inputs, chain, method, correlate, channels):
-    """Print the planned method per kernel for the first input's size."""
+def _explain(inputs, chain, method, correlate, channels, volume):
+    """Print the planned method per kernel for the first input's size (a volume's, for volumes)."""
     from pathlib import Path
 
     from imgconv.filtering import explain_filter
+    from imgconv.volume_filter import explain_volume_filter
 
-    shape = (1080, 1920, 3)
+    shape = (64, 512, 512) if volume else (1080, 1920, 3)
     first = next((i for i in inputs if i != "-" and Path(i).is_file()), None)
     if first is not None:
-        from imgconv.errors import ImageReadError
+        from imgconv.errors import ImgconvError
         from imgconv.imageio import probe_shape
+        from imgconv.imageio.volume import probe_volume
 
         try:
-            shape = probe_shape(first)
-        except ImageReadError:  # the run itself reports an unreadable file
+            shape = probe_volume(first) if volume else probe_shape(first)
+        except ImgconvError:  # the run itself reports an unreadable file
             first = None
-    h, w = shape[:2]
-    click.echo(f"plan for {w}x{h}" + (f" ({first})" if first else " (no file: assumed)") + ":", err=True)
-    for line in explain_filter(shape, chain, method=method, correlate=correlate, channels=channels):
+    size = f"volume {shape[2]}x{shape[1]}x{shape[0]}" if volume else f"{shape[1]}x{shape[0]}"
+    click.echo(f"plan for {size}" + (f" ({first})" if first else " (no file: assumed)") + ":", err=True)
+    explain = explain_volume_filter if volume else explain_filter
+    for line in explain(shape, chain, method=method, correlate=correlate, channels=channels):
         click.echo("  " + line, err=True)

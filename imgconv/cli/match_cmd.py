@@ -87,7 +87,8 @@ def command(ctx, image, template, max_matches, threshold, min_distance, as_json,
     pattern = read_image(template)
     mask_picture = read_image(mask_path) if mask_path else None
     pixels, tpixels, mask, notes = prepare_match(picture, pattern, mask=mask_picture, gray=gray)
-    for note in notes:
+    read_notes = [f"{p.path}: {n}" for p in (picture, pattern, mask_picture) if p is not None for n in p.notes]
+    for note in read_notes + notes:  # an animation or a multi-page TIFF: its first frame, said so
         click.echo(f"imgconv: note: {note}", err=True)
 
     try:

@@ -75,8 +75,6 @@ def correlate_fft(image, kernel, anchor, mode, cval, tile=None):
     >>> bool(np.abs(correlate_fft(img, k, (3, 2), "wrap", 0.0)[..., 0] - ref).max() < 1e-5)
     True
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     from scipy import fft as sfft
 
     H, W, C = image.shape
@@ -98,7 +96,14 @@ def correlate_fft(image, kernel, anchor, mode, cval, tile=None):
         res = sfft.irfft2(prod, s=(ny, nx), axes=(0, 1), overwrite_x=True)
         out[y0:y0 + oy, x0:x0 + ox] = res[h - 1:h - 1 + oy, w - 1:w - 1 + ox]
 
-    origins = [(y0, x0) for y0 in range(0, H, ty) for x0 in range(0, W, tx)]
+    run_tiles(one_tile, [(y0, x0) for y0 in range(0, H, ty) for x0 in range(0, W, tx)])
+    return out
+
+
+def run_tiles(one_tile, origins):
+    """Call ``one_tile(origin)`` for every origin, on the current settings' threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
     threads = min(current().threads, len(origins))
     if threads == 1:
         for origin in origins:
@@ -106,4 +111,3 @@ def correlate_fft(image, kernel, anchor, mode, cval, tile=None):
     else:  # pocketfft releases the GIL: one tile per thread beats threads inside one transform
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(one_tile, origins))
-    return out

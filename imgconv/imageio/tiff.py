@@ -50,8 +50,18 @@ def write_tiff(fp, samples, icc=None, dpi=None):
     """Write uint8, uint16 or float32 samples (H x W or H x W x C, C in 1..4) as a TIFF."""
     import tifffile
 
+    # a named handle: tifffile takes the name of a stream (an int for os.fdopen's) apart
+    with tifffile.FileHandle(fp, mode="wb", name="image.tif") as handle:
+        tifffile.imwrite(handle, samples, byteorder="<", **page_options(samples, icc, dpi))
+
+
+def page_options(samples, icc=None, dpi=None):
+    """The keyword arguments of tifffile's writers for one uncompressed page of ``samples``
+    (H x W or H x W x C): photometric, planar layout, alpha, ICC profile, resolution."""
     channels = 1 if samples.ndim == 2 else samples.shape[2]
-    options = {}
+    options = {"photometric": "minisblack" if channels <= 2 else "rgb",
+               "planarconfig": "contig" if channels > 1 else None,
+               "compression": None, "metadata": None, "software": False}
     if channels in (2, 4):
         options["extrasamples"] = ("unassalpha",)
     if dpi:
@@ -59,11 +69,7 @@ def write_tiff(fp, samples, icc=None, dpi=None):
         options["resolutionunit"] = "inch"
     if icc:  # InterColorProfile, UNDEFINED bytes (imwrite's iccprofile= is newer than 2024.1)
         options["extratags"] = [(34675, 7, len(icc), icc, True)]
-    # a named handle: tifffile takes the name of a stream (an int for os.fdopen's) apart
-    with tifffile.FileHandle(fp, mode="wb", name="image.tif") as handle:
-        tifffile.imwrite(handle, samples, photometric="minisblack" if channels <= 2 else "rgb",
-                         planarconfig="contig" if channels > 1 else None, byteorder="<",
-                         compression=None, metadata=None, software=False, **options)
+    return options
 
 
 def read_tiff(fp, check_size):

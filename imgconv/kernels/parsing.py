@@ -241,7 +241,11 @@ def spec_notes(spec):
 
 
 def _split_spec(spec):
-    """``"gaussian: sigma=2, size=9"`` -> ``("gaussian", {"sigma": "2", "size": "9"}, canonical name)``."""
+    """``"gaussian: sigma=2, size=9"`` -> ``("gaussian", {"sigma": "2", "size": "9"}, canonical name)``.
+
+    A bare number after a value continues it: ``sigma=1,1,3`` gives ``{"sigma": "1,1,3"}``
+    (one value per axis).
+    """
     base, sep, rest = spec.partition(":")
     base = base.strip().lower()
     params = {}
@@ -251,6 +255,10 @@ def _split_spec(spec):
         for item in rest.split(","):
             key, eq, value = item.partition("=")
             key, value = key.strip().lower(), value.strip()
+            if not eq and params and _NUMBER_RE.fullmatch(key):  # another value of the last key
+                last = next(reversed(params))
+                params[last] += "," + key
+                continue
             if not eq or not key or not value:
                 raise KernelError(f"{base}: expected key=value in parameters (got {item.strip()!r})")
             if key in params:
