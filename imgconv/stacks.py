@@ -128,7 +128,8 @@ def _run(job, output, frame, volume, needs_volume):
         result = volume(stack)
         _prepare(job)
         fmt = fmt or (_EXTENSIONS.get(stack.format) if job.dst == "-" else None)
-        write_volume(job.dst, result, like=stack, depth=output.depth, format=fmt)
+        write_volume(job.dst, result, like=stack, depth=output.depth, format=fmt,
+                     overwrite=getattr(job, "replace", True))
         return stack.notes
     if kind == "frames":
         count, source_format = count_frames(_rewind(source))
@@ -137,7 +138,8 @@ def _run(job, output, frame, volume, needs_volume):
         stack = read_frames(_rewind(source), **limit)
         results = [frame(picture) for picture in stack.pictures]
         _prepare(job)
-        write_frames(job.dst, results, like=stack, depth=output.depth, quality=output.quality, format=fmt)
+        write_frames(job.dst, results, like=stack, depth=output.depth, quality=output.quality, format=fmt,
+                     overwrite=getattr(job, "replace", True))
         return stack.notes
     if job.src != "-":
         return None

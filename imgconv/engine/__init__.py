@@ -5,6 +5,7 @@ No I/O and no CLI here: arrays in, float32 arrays out. See :func:`convolve`.
 import numpy as np
 
 from imgconv.engine.boundary import MODES, check_mode
+from imgconv.engine.operands import as_kernel, oriented, real_array
 from imgconv.engine.planner import METHODS, MethodPlan, plan_method
 from imgconv.errors import EngineError
 
@@ -23,42 +24,10 @@ def warm_up():
 
 
 def _as_image(image):
-    a = np.asarray(image)
-    if a.dtype == bool:
-        a = a.astype(np.float32)
-    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
-        raise EngineError(f"image must be a real numeric array (got dtype {a.dtype})")
+    a = real_array(image, "image")
     if a.ndim not in (2, 3):
         raise EngineError(f"image must be H x W or H x W x C (got shape {a.shape})")
     return a
-
-
-def _as_kernel(kernel):
-    if hasattr(kernel, "matrices"):  # an imgconv.Kernel
-        if len(kernel.matrices) != 1:
-            raise EngineError("a multi-kernel preset needs imgconv.filter_image, which combines the results")
-        kernel = kernel.matrices[0]
-    k = np.asarray(kernel)
-    if k.dtype == bool:
-        k = k.astype(np.float64)
-    if not (np.issubdtype(k.dtype, np.integer) or np.issubdtype(k.dtype, np.floating)):
-        raise EngineError(f"kernel must be a real numeric array (got dtype {k.dtype})")
-    if k.ndim == 1:
-        k = k[None, :]
-    if k.ndim != 2 or k.size == 0:
-        raise EngineError(f"kernel must be a non-empty 2-D array (got shape {k.shape})")
-    k = k.astype(np.float64)
-    if not np.isfinite(k).all():
-        raise EngineError("kernel contains NaN or infinity")
-    return k
-
-
-def _oriented(kernel, correlate):
-    """The kernel as correlated, and its anchor: convolution flips it (scipy's even-size rule)."""
-    h, w = kernel.shape
-    if correlate:
-        return kernel, (h // 2, w // 2)
-    return kernel[::-1, ::-1], (h - 1 - h // 2, w - 1 - w // 2)
 
 
 def explain(image, kernel, *, method="auto", correlate=False, volume=None):
@@ -79,7 +48,7 @@ def explain(image, kernel, *, method="auto", correlate=False, volume=None):
     if wants_volume(image, kernel, volume):
         return explain_volume(image, kernel, method=method, correlate=correlate)
     shape = tuple(image) if isinstance(image, tuple) else _as_image(image).shape
-    k, _ = _oriented(_as_kernel(kernel), correlate)
+    k, _ = oriented(as_kernel(kernel, 2), correlate)
     return plan_method(shape, k, method)
 
 
@@ -133,7 +102,7 @@ def convolve(image, kernel, *, mode="reflect", cval=0.0, method="auto", correlat
         return convolve_volume(image, kernel, mode=mode, cval=cval, method=method, correlate=correlate)
     img = _as_image(image)
     check_mode(mode)
-    k, anchor = _oriented(_as_kernel(kernel), correlate)
+    k, anchor = oriented(as_kernel(kernel, 2), correlate)
     cval = float(cval)
     grey = img.ndim == 2
     x = img[..., None] if grey else img

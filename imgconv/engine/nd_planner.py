@@ -15,12 +15,12 @@ Examples
 >>> plan_volume((64, 256, 256, 1), np.random.default_rng(0).random((21, 21, 21))).method
 'fft'
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from imgconv.choices import METHODS
-from imgconv.engine.planner import COST_FFT_PX, COSTS_SCIPY
+from imgconv.engine.planner import COST_FFT_PX, COSTS_SCIPY, MethodPlan
 from imgconv.errors import EngineError
 from imgconv.settings import current
 
@@ -37,20 +37,13 @@ COST_FFT_UNIT_3D = 1.9
 
 
 @dataclass(frozen=True)
-class VolumePlan:
+class VolumePlan(MethodPlan):
     """The method chosen for one 3-D kernel on one volume shape, and why.
 
     ``rank`` is the number of components along Z, ``pairs`` the column x row pairs they
     hold; ``costs`` the estimated milliseconds of every method.
     """
 
-    method: str
-    rank: int
-    kernel_shape: tuple
-    costs: dict = field(default_factory=dict)
-    compiled: bool = False
-    tile: tuple = None
-    loops_allowed: bool = False
     pairs: int = 1
 
     def __str__(self):

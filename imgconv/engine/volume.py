@@ -24,6 +24,7 @@ Examples
 import numpy as np
 
 from imgconv.engine.boundary import check_mode
+from imgconv.engine.operands import as_kernel, oriented, real_array
 from imgconv.errors import EngineError
 
 
@@ -56,42 +57,12 @@ def wants_volume(image, kernel, volume=None):
 
 def _as_volume(volume):
     """The volume as Z x Y x X x C float32 (a view when it already is one), and whether it had no C."""
-    a = np.asarray(volume)
-    if a.dtype == bool:
-        a = a.astype(np.float32)
-    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
-        raise EngineError(f"volume must be a real numeric array (got dtype {a.dtype})")
+    a = real_array(volume, "volume")
     if a.ndim not in (3, 4):
         raise EngineError(f"a volume must be Z x Y x X or Z x Y x X x C (got shape {a.shape})")
     grey = a.ndim == 3
     x = a[..., None] if grey else a
     return x.astype(np.float32, copy=False), grey
-
-
-def _as_volume_kernel(kernel):
-    """A 3-D kernel as float64, checked: real, finite, non-empty."""
-    if hasattr(kernel, "matrices"):
-        if len(kernel.matrices) != 1:
-            raise EngineError("a multi-kernel preset needs imgconv.filter_image, which combines the results")
-        kernel = kernel.matrices[0]
-    k = np.asarray(kernel)
-    if k.dtype == bool:
-        k = k.astype(np.float64)
-    if not (np.issubdtype(k.dtype, np.integer) or np.issubdtype(k.dtype, np.floating)):
-        raise EngineError(f"kernel must be a real numeric array (got dtype {k.dtype})")
-    if k.ndim != 3 or k.size == 0:
-        raise EngineError(f"a volume kernel must be a non-empty 3-D array (got shape {k.shape})")
-    k = k.astype(np.float64)
-    if not np.isfinite(k).all():
-        raise EngineError("kernel contains NaN or infinity")
-    return k
-
-
-def _oriented(kernel, correlate):
-    """The kernel as correlated, and its anchor: convolution flips every axis (scipy's even-size rule)."""
-    if correlate:
-        return kernel, tuple(n // 2 for n in kernel.shape)
-    return kernel[::-1, ::-1, ::-1], tuple(n - 1 - n // 2 for n in kernel.shape)
 
 
 def explain_volume(volume, kernel, *, method="auto", correlate=False):
@@ -113,7 +84,7 @@ def explain_volume(volume, kernel, *, method="auto", correlate=False):
         from imgconv.engine import explain
 
         return explain(shape[1:], kernel, method=method, correlate=correlate)
-    k, _ = _oriented(_as_volume_kernel(kernel), correlate)
+    k, _ = oriented(as_kernel(kernel, 3), correlate)
     return plan_volume(shape, k, method)
 
 
@@ -136,7 +107,7 @@ def convolve_volume(volume, kernel, *, mode="reflect", cval=0.0, method="auto", 
     if kernel_ndim(kernel) < 3:
         out = _plane_by_plane(x, kernel, mode=mode, cval=cval, method=method, correlate=correlate)
         return out[..., 0] if grey else out
-    k, anchor = _oriented(_as_volume_kernel(kernel), correlate)
+    k, anchor = oriented(as_kernel(kernel, 3), correlate)
     cval = float(cval)
     if x.size == 0:
         return np.zeros(x.shape[:3] if grey else x.shape, np.float32)

@@ -36,11 +36,12 @@ def label_of(dest):
     return os.fspath(dest)
 
 
-def write_encoded(dest, encode):
-    """Run ``encode(fp)`` into ``dest``: atomically for a path, through a buffer for a stream."""
+def write_encoded(dest, encode, *, replace=True):
+    """Run ``encode(fp)`` into ``dest``: atomically for a path (never over an existing file
+    unless ``replace``), through a buffer for a stream."""
     label = label_of(dest)
     if not is_stream(dest):
-        write_atomic(label, encode)
+        write_atomic(label, encode, replace=replace)
         return
     buffer = io.BytesIO()
     guard(encode, buffer, label)

@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from imgconv.errors import ImageReadError, ImageWriteError, ImgconvError
+from imgconv.errors import ImageReadError, ImageWriteError
 from imgconv.imageio import tiff
 from imgconv.imageio.destination import label_of, output_extension, write_encoded
-from imgconv.imageio.limits import DEFAULT_MAX_PIXELS, PILLOW_LIMIT, check_size, pillow_refusal
+from imgconv.imageio.limits import DEFAULT_MAX_PIXELS, PILLOW_LIMIT, check_size
 from imgconv.imageio.picture import Picture, pixels_from_samples, to_integer
 from imgconv.imageio.png16 import PNG_COMPRESS_LEVEL
 
@@ -136,7 +136,7 @@ def _check_total(count, width, height, max_pixels, label):
 
 
 def _read_with_pillow(fp, label, max_pixels):
-    from imgconv.imageio.reading import _DECODE_ERRORS, _pixels_from_mode
+    from imgconv.imageio.reading import _pixels_from_mode, decoding_failure
 
     try:
         with warnings.catch_warnings(), PILLOW_LIMIT.at_least(max_pixels), Image.open(fp) as im:
@@ -159,16 +159,8 @@ def _read_with_pillow(fp, label, max_pixels):
                 elif fmt == "PNG":
                     frames.disposal.append(im.info.get("disposal", 0))
                     frames.blend.append(im.info.get("blend", 0))
-    except ImgconvError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise pillow_refusal(exc, max_pixels, label) from None
-    except Image.UnidentifiedImageError:
-        raise ImageReadError("not a recognised image format", label) from None
-    except MemoryError:
-        raise ImageReadError("not enough memory to decode the frames", label) from None
-    except _DECODE_ERRORS as exc:
-        raise ImageReadError(f"cannot decode frame: {exc}", label) from None
+    except Exception as exc:  # noqa: BLE001 -- mapped to one message, or raised again
+        raise decoding_failure(exc, label, max_pixels, "frame") from None
     dpi = tuple(float(v) for v in dpi) if dpi and all(v > 0 for v in dpi) else None
     frames.pictures = [Picture(p, depth=d, has_alpha=p.ndim == 3 and p.shape[2] in (2, 4), format=fmt,
                                icc_profile=icc, dpi=dpi, path=label) for p, d in zip(_same_channels(samples), depths)]
@@ -177,41 +169,37 @@ def _read_with_pillow(fp, label, max_pixels):
 
 def _read_tiff_pages(fp, label, max_pixels):
     """Frames of a TIFF whose pages tifffile decodes exactly, or None (Pillow's turn)."""
-    import tifffile
 
     from imgconv.imageio.reading import orient
 
-    with tiff._tifffile_log() as remarks:
-        try:
-            tif = tifffile.TiffFile(fp)
-        except Exception:  # noqa: BLE001 -- whatever tifffile raises on a file it cannot parse
+    with tiff.parsed(fp) as (tif, remarks):
+        if tif is None:
             return None
-        with tif:
-            try:
-                pages = [page for page in tif.pages if not page.is_reduced]
-                if not pages or remarks or not all(tiff._is_plain(page) for page in pages):
-                    return None
-            except Exception:  # noqa: BLE001 -- a page tifffile cannot describe
+        try:
+            pages = [page for page in tif.pages if not page.is_reduced]
+            if not pages or remarks or not all(tiff._is_plain(page) for page in pages):
                 return None
-            _check_total(len(pages), max(p.imagewidth for p in pages), max(p.imagelength for p in pages),
-                         max_pixels, label)
-            pictures = []
-            for page in pages:
-                try:
-                    samples = tiff._contiguous_samples(page.asarray(maxworkers=1), page.shaped)
-                except Exception:  # noqa: BLE001 -- whatever the decoder raises on bad data
-                    return None
-                pixels, depth = pixels_from_samples(samples, label)
-                tags = page.tags
-                icc = tags.valueof(34675)
-                orientation = tags.valueof(274, 1)
-                pixels = orient(pixels, orientation if isinstance(orientation, int) else 1)
-                pictures.append(Picture(np.ascontiguousarray(pixels), depth=depth,
-                                        has_alpha=pixels.ndim == 3 and pixels.shape[2] in (2, 4), format="TIFF",
-                                        icc_profile=icc if isinstance(icc, bytes) and icc else None,
-                                        dpi=tiff._dpi(tags), path=label))
-            return Frames(pictures, "TIFF", durations=[None] * len(pages), imagej=_imagej_layout(tif, pages),
-                          path=label)
+        except Exception:  # noqa: BLE001 -- a page tifffile cannot describe
+            return None
+        _check_total(len(pages), max(p.imagewidth for p in pages), max(p.imagelength for p in pages),
+                     max_pixels, label)
+        pictures = []
+        for page in pages:
+            try:
+                samples = tiff._contiguous_samples(page.asarray(maxworkers=1), page.shaped)
+            except Exception:  # noqa: BLE001 -- whatever the decoder raises on bad data
+                return None
+            pixels, depth = pixels_from_samples(samples, label)
+            tags = page.tags
+            icc = tags.valueof(34675)
+            orientation = tags.valueof(274, 1)
+            pixels = orient(pixels, orientation if isinstance(orientation, int) else 1)
+            pictures.append(Picture(np.ascontiguousarray(pixels), depth=depth,
+                                    has_alpha=pixels.ndim == 3 and pixels.shape[2] in (2, 4), format="TIFF",
+                                    icc_profile=icc if isinstance(icc, bytes) and icc else None,
+                                    dpi=tiff._dpi(tags), path=label))
+        return Frames(pictures, "TIFF", durations=[None] * len(pages), imagej=_imagej_layout(tif, pages),
+                      path=label)
 
 
 def _imagej_layout(tif, pages):
@@ -261,7 +249,7 @@ def check_frames_destination(dest, count, format=None):
     return fmt
 
 
-def write_frames(dest, frames, *, like=None, depth=None, quality=None, format=None):
+def write_frames(dest, frames, *, like=None, depth=None, quality=None, format=None, overwrite=True):
     """Write several frames (float pixels, one array each) as one animated or multi-page file.
 
     Parameters
@@ -301,7 +289,7 @@ def write_frames(dest, frames, *, like=None, depth=None, quality=None, format=No
         else:
             _encode_animation(fp, fmt, pixels, like, quality or DEFAULT_QUALITY)
 
-    write_encoded(dest, encode)
+    write_encoded(dest, encode, replace=overwrite)
 
 
 def _encode_animation(fp, fmt, pixels, like, quality):

@@ -141,20 +141,23 @@ def read_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
     >>> read_image(buf.getvalue()).pixels
     array([[0.2, 0.2]], dtype=float32)
     """
+    return read_by_kind(source, max_pixels, npy=_read_npy, tiff=_read_tiff, other=_read_with_pillow)
+
+
+def read_by_kind(source, max_pixels, *, npy, tiff, other):
+    """Open ``source`` and call the reader for what its first bytes say, as ``reader(fp, label,
+    max_pixels)``: ``npy``, else ``tiff`` (None from it means not for it), else ``other``."""
     label, fp = _open_source(source)
     with fp:
-        head = fp.read(len(NPY_MAGIC))
-        if not head:
-            raise ImageReadError("empty file (0 bytes)", label)
+        kind = sniff(fp, label)
+        if kind == "npy":
+            return npy(fp, label, max_pixels)
+        if kind == "tiff":
+            result = tiff(fp, label, max_pixels)
+            if result is not None:
+                return result
         fp.seek(0)
-        if head == NPY_MAGIC:
-            return _read_npy(fp, label, max_pixels)
-        if head[:4] in tiff.SIGNATURES:
-            picture = _read_tiff(fp, label, max_pixels)
-            if picture is not None:
-                return picture
-            fp.seek(0)
-        return _read_with_pillow(fp, label, max_pixels)
+        return other(fp, label, max_pixels)
 
 
 def _open_source(source):
@@ -178,6 +181,18 @@ def _open_source(source):
         return path, open(path, "rb")
     except OSError as exc:
         raise _open_failure(exc, path) from None
+
+
+def sniff(fp, label):
+    """``"npy"``, ``"tiff"`` or None (a format for Pillow) from the first bytes of ``fp``, which is
+    left at its start; an empty file is refused."""
+    head = fp.read(len(NPY_MAGIC))
+    if not head:
+        raise ImageReadError("empty file (0 bytes)", label)
+    fp.seek(0)
+    if head == NPY_MAGIC:
+        return "npy"
+    return "tiff" if head[:4] in tiff.SIGNATURES else None
 
 
 def _open_failure(exc, path):
@@ -232,17 +247,25 @@ def _read_with_pillow(fp, label, max_pixels):
             str(w.message) for w in caught
             if not issubclass(w.category, Image.DecompressionBombWarning)))
         return picture
-    except ImgconvError:
-        raise
-    except Image.DecompressionBombError as exc:
+    except Exception as exc:  # noqa: BLE001 -- mapped to one message, or raised again
+        raise decoding_failure(exc, label, max_pixels, "image") from None
+
+
+def decoding_failure(exc, label, max_pixels, what):
+    """The exception to raise for ``exc`` from Pillow decoding ``what`` ("image", "frame") of
+    ``label``: an ImageReadError with one clear message, or ``exc`` itself (our own errors, bugs)."""
+    if isinstance(exc, ImgconvError):
+        return exc
+    if isinstance(exc, Image.DecompressionBombError):
         # Pillow refused in Image.open, before our check could run: same message as ours
-        raise pillow_refusal(exc, max_pixels, label) from None
-    except Image.UnidentifiedImageError:
-        raise ImageReadError("not a recognised image format", label) from None
-    except MemoryError:
-        raise ImageReadError("not enough memory to decode the image", label) from None
-    except _DECODE_ERRORS as exc:
-        raise ImageReadError(f"cannot decode image: {exc}", label) from None
+        return pillow_refusal(exc, max_pixels, label)
+    if isinstance(exc, Image.UnidentifiedImageError):
+        return ImageReadError("not a recognised image format", label)
+    if isinstance(exc, MemoryError):
+        return ImageReadError(f"not enough memory to decode the {what}", label)
+    if isinstance(exc, _DECODE_ERRORS):
+        return ImageReadError(f"cannot decode {what}: {exc}", label)
+    return exc
 
 
 def _decode(im, fp, label):

@@ -91,38 +91,50 @@ def read_tiff(fp, check_size):
     -------
     FirstPage or None
     """
+
+    with parsed(fp) as (tif, remarks):
+        if tif is None:
+            return None
+        try:
+            page = tif.pages[0]
+            plain = _is_plain(page) and not remarks
+        except Exception:  # noqa: BLE001 -- a page tifffile cannot describe
+            return None
+        if not plain:
+            return None
+        check_size(page.imagewidth, page.imagelength)
+        try:
+            samples = _contiguous_samples(page.asarray(maxworkers=1), page.shaped)
+            pages = len(tif.pages)
+        except Exception:  # noqa: BLE001 -- whatever the decoder raises on bad data
+            return None
+        if remarks:
+            return None
+        tags = page.tags
+        icc = tags.valueof(34675)
+        orientation = tags.valueof(274, 1)
+        return FirstPage(samples, icc if isinstance(icc, bytes) and icc else None, _dpi(tags),
+                         orientation if isinstance(orientation, int) else 1, pages)
+
+
+#: Pillow modes of 8 bits a sample (what it makes of samples it cannot hold exactly).
+_EIGHT_BIT_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV"}
+
+
+@contextlib.contextmanager
+def parsed(fp):
+    """``(tif, remarks)`` for a block: tifffile's TiffFile of ``fp`` (None when tifffile cannot
+    parse it) and the list that tifffile's log remarks go to meanwhile."""
     import tifffile
 
     with _tifffile_log() as remarks:
         try:
             tif = tifffile.TiffFile(fp)
         except Exception:  # noqa: BLE001 -- whatever tifffile raises on a file it cannot parse
-            return None
+            yield None, remarks
+            return
         with tif:
-            try:
-                page = tif.pages[0]
-                plain = _is_plain(page) and not remarks
-            except Exception:  # noqa: BLE001 -- a page tifffile cannot describe
-                return None
-            if not plain:
-                return None
-            check_size(page.imagewidth, page.imagelength)
-            try:
-                samples = _contiguous_samples(page.asarray(maxworkers=1), page.shaped)
-                pages = len(tif.pages)
-            except Exception:  # noqa: BLE001 -- whatever the decoder raises on bad data
-                return None
-            if remarks:
-                return None
-            tags = page.tags
-            icc = tags.valueof(34675)
-            orientation = tags.valueof(274, 1)
-            return FirstPage(samples, icc if isinstance(icc, bytes) and icc else None, _dpi(tags),
-                             orientation if isinstance(orientation, int) else 1, pages)
-
-
-#: Pillow modes of 8 bits a sample (what it makes of samples it cannot hold exactly).
-_EIGHT_BIT_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV"}
+            yield tif, remarks
 
 
 def pillow_shortfall(im):

@@ -146,22 +146,9 @@ def read_volume(source, *, max_pixels=DEFAULT_MAX_PIXELS):
         Unreadable or corrupt data, an array that is not a volume, more voxels than
         ``max_pixels``, or TIFF pages of different sizes.
     """
-    from imgconv.imageio.reading import _open_source
+    from imgconv.imageio.reading import read_by_kind
 
-    label, fp = _open_source(source)
-    with fp:
-        head = fp.read(len(NPY_MAGIC))
-        if not head:
-            raise ImageReadError("empty file (0 bytes)", label)
-        fp.seek(0)
-        if head == NPY_MAGIC:
-            return _read_npy_volume(fp, label, max_pixels)
-        if head[:4] in tiff.SIGNATURES:
-            volume = _read_tiff_volume(fp, label, max_pixels)
-            if volume is not None:
-                return volume
-        fp.seek(0)
-        return _volume_of_frames(fp, label, max_pixels)
+    return read_by_kind(source, max_pixels, npy=_read_npy_volume, tiff=_read_tiff_volume, other=_volume_of_frames)
 
 
 def _check_voxels(shape, max_pixels, label):
@@ -187,34 +174,30 @@ def _read_npy_volume(fp, label, max_pixels):
 
 def _read_tiff_volume(fp, label, max_pixels):
     """A Volume of a TIFF's first series, or None when tifffile cannot parse the file."""
-    import tifffile
 
-    with tiff._tifffile_log():
-        try:
-            tif = tifffile.TiffFile(fp)
-        except Exception:  # noqa: BLE001 -- whatever tifffile raises on a file it cannot parse
+    with tiff.parsed(fp) as (tif, _):
+        if tif is None:
             return None
-        with tif:
-            try:
-                series = tif.series[0]
-                index, order, has_plane, has_channels, notes = _layout(series.axes, series.shape)
-            except (ValueError, IndexError) as exc:
-                raise ImageReadError(f"cannot read the TIFF as a volume: {exc}", label) from None
-            if len(tif.series) > 1:
-                notes.append(f"{len(tif.series)} series (pages of different sizes): only the first was read")
-            kept = [n for n, i in zip(series.shape, index) if i != 0]
-            shape = tuple(kept[i] for i in order)
-            _check_voxels(shape if has_plane else (1,) + shape, max_pixels, label)
-            if int(np.prod(series.shape)) > 4 * max_pixels:  # the whole series is decoded
-                raise ImageReadError(f"TIFF series too large: {' x '.join(map(str, series.shape))} ({series.axes}) "
-                                     f"holds more than 4 x the limit of {max_pixels} voxels", label)
-            try:
-                samples = np.transpose(series.asarray(maxworkers=1)[index], order)
-            except Exception as exc:  # noqa: BLE001 -- whatever the decoder raises on bad data
-                raise ImageReadError(f"cannot decode the TIFF: {exc}", label) from None
-            page = series.pages[0] if series.pages else tif.pages[0]
-            has_alpha = has_channels and "S" in series.axes and 2 in tuple(page.extrasamples or ())
-            spacing, unit, imagej = _tiff_voxel_size(tif, page)
+        try:
+            series = tif.series[0]
+            index, order, has_plane, has_channels, notes = _layout(series.axes, series.shape)
+        except (ValueError, IndexError) as exc:
+            raise ImageReadError(f"cannot read the TIFF as a volume: {exc}", label) from None
+        if len(tif.series) > 1:
+            notes.append(f"{len(tif.series)} series (pages of different sizes): only the first was read")
+        kept = [n for n, i in zip(series.shape, index) if i != 0]
+        shape = tuple(kept[i] for i in order)
+        _check_voxels(shape if has_plane else (1,) + shape, max_pixels, label)
+        if int(np.prod(series.shape)) > 4 * max_pixels:  # the whole series is decoded
+            raise ImageReadError(f"TIFF series too large: {' x '.join(map(str, series.shape))} ({series.axes}) "
+                                 f"holds more than 4 x the limit of {max_pixels} voxels", label)
+        try:
+            samples = np.transpose(series.asarray(maxworkers=1)[index], order)
+        except Exception as exc:  # noqa: BLE001 -- whatever the decoder raises on bad data
+            raise ImageReadError(f"cannot decode the TIFF: {exc}", label) from None
+        page = series.pages[0] if series.pages else tif.pages[0]
+        has_alpha = has_channels and "S" in series.axes and 2 in tuple(page.extrasamples or ())
+        spacing, unit, imagej = _tiff_voxel_size(tif, page)
     voxels, depth = pixels_from_samples(samples if has_plane else samples[None], label)
     return Volume(np.ascontiguousarray(voxels), depth, has_alpha=has_alpha, format="TIFF", spacing=spacing,
                   unit=unit, imagej=imagej, rgb="S" in series.axes and page.photometric == 2, notes=notes,
@@ -284,7 +267,7 @@ def check_volume_destination(dest, format=None):
     return extension
 
 
-def write_volume(dest, voxels, *, like=None, depth=None, format=None, spacing=None, unit=None):
+def write_volume(dest, voxels, *, like=None, depth=None, format=None, spacing=None, unit=None, overwrite=True):
     """Write a Z x Y x X [x C] volume of float voxels as an ImageJ TIFF or ``.npy``, atomically.
 
     ``like`` (a :class:`Volume`) gives the depth, alpha, RGB layout, voxel size and ImageJ
@@ -335,4 +318,4 @@ def write_volume(dest, voxels, *, like=None, depth=None, format=None, spacing=No
                              photometric="rgb" if rgb else "minisblack", software=False,
                              metadata=imagej_metadata(axes, like.imagej if like is not None else None, spacing, unit))
 
-    write_encoded(dest, encode)
+    write_encoded(dest, encode, replace=overwrite)

@@ -32,15 +32,12 @@ Examples
 
 from __future__ import annotations
 
-import io
 import os
-import sys
 
 import numpy as np
 from PIL import Image
 
 from imgconv.errors import ImageWriteError
-from imgconv.imageio.atomic import guard, write_atomic
 from imgconv.imageio.capacity import check_size, storable_metadata
 from imgconv.imageio.picture import Picture, scale_integers, to_integer
 from imgconv.imageio.png16 import PNG_COMPRESS_LEVEL, png16_bytes
@@ -139,17 +136,9 @@ def write_image(dest, array, *, depth=None, like=None, quality=None, format=None
     def encode(fp):
         _encode(fp, fmt, pixels, depth, icc, dpi, quality or DEFAULT_QUALITY, label)
 
-    if to_stream:
-        buffer = io.BytesIO()
-        guard(encode, buffer, label)
-        stream = sys.stdout.buffer if isinstance(dest, str) else dest
-        try:
-            stream.write(buffer.getvalue())
-            stream.flush()
-        except OSError as exc:
-            raise ImageWriteError(f"cannot write output: {exc.strerror or exc}", label) from None
-    else:
-        write_atomic(label, encode, replace=overwrite)
+    from imgconv.imageio.destination import write_encoded
+
+    write_encoded(dest, encode, replace=overwrite)
 
 
 def check_output(dest=None, *, format=None, depth=None):
