@@ -29,6 +29,7 @@ _API = {
     "find_matches": "imgconv.match",
     "match_multiscale": "imgconv.match",
     "Match": "imgconv.match",
+    "locate": "imgconv.locate",
     "deconvolve": "imgconv.deconvolve",
     "ImgconvError": "imgconv.errors",
     "KernelError": "imgconv.errors",
