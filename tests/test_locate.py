@@ -265,10 +265,16 @@ def test_bad_inputs_are_refused():
 
 
 def test_imgconv_locate_is_the_function_whatever_was_imported():
-    import imgconv.locate.refine  # a submodule import must not shadow the function
-
     image = np.random.default_rng(0).random((40, 40))
-    assert callable(imgconv.locate)
+    code = ("import sys, numpy as np, imgconv\n"
+            "image = np.random.default_rng(0).random((40, 40))\n"
+            "f = imgconv.locate\n"                               # the lazy API first ...
+            "import imgconv.locate.refine\n"                     # ... then a submodule
+            "assert imgconv.locate(image, image[5:20, 5:20])[0].x == 5\n"
+            "assert imgconv.locate.search(image, image[5:20, 5:20]).levels >= 1\n"
+            "assert f.Located is imgconv.locate.Located\n")
+    for script in (code, code.replace("f = imgconv.locate\n", "import imgconv.locate.pyramid\nf = imgconv.locate\n")):
+        subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
     assert imgconv.locate(image, image[5:20, 5:20])[0].x == 5
 
 

@@ -276,7 +276,10 @@ def _one_channel(channels):
         weights = np.array([0.299, 0.587, 0.114])
     else:
         weights = np.full(channels.shape[0], 1.0 / channels.shape[0])
-    return np.tensordot(weights, channels, axes=1)[None].astype(channels.dtype)
+    out = np.zeros(channels.shape[1:], np.float64)
+    for weight, plane in zip(weights, channels):  # (not tensordot: a threaded BLAS gemv)
+        out += weight * plane
+    return out[None].astype(channels.dtype)
 
 
 def _suppress(candidates, shape, keep, min_distance):
@@ -382,6 +385,11 @@ def _inputs(image, template, mask):
             raise MatchError("the image contains NaN or infinite values")
         np.subtract(img[c], mean, out=out[c], dtype=np.float64, casting="unsafe")
     return out, tmpl, user
+
+
+# ``imgconv.locate`` is this function (the lazy API) or this package (once a submodule is
+# imported): either way ``imgconv.locate.search`` and ``.Located`` are there.
+locate.search, locate.Located, locate.Result = search, Located, Result
 
 
 class _CallableModule(types.ModuleType):

@@ -633,11 +633,14 @@ def _finish(angle, scale, values, inside):
     warp.values, warp.norm2 = np.zeros(values.shape), 0.0
     if count >= 4 and min(inside.shape) >= 2:
         m = inside.astype(np.float64)
-        means = np.tensordot(values, m, axes=([1, 2], [0, 1])) / count
+        # einsum, not np.dot/vdot/tensordot: OpenBLAS wakes its threads for long vectors,
+        # which cost 20 ms a call on a busy machine
+        means = np.einsum("cyx,yx->c", values, m) / count
         t0 = values - means[:, None, None]
         t0 *= m
-        norm2 = float(np.vdot(t0, t0))
-        size = float(np.abs(values * m).max()) or 1.0
+        norm2 = float(np.einsum("cyx,cyx->", t0, t0))
+        inner = values * m
+        size = max(float(inner.max()), -float(inner.min())) or 1.0
         if norm2 > count * t0.shape[0] * (1e-7 * size) ** 2:
             warp.values, warp.norm2 = t0, norm2
     return warp
