@@ -312,7 +312,7 @@ def annotate_rotated(pixels, matches, template_shape):
     """
     from PIL import Image, ImageDraw, ImageFont
 
-    from imgconv.locate.hypotheses import _cos_sin
+    from imgconv.locate.warp import cos_sin
 
     values = np.asarray(pixels, np.float64)
     if values.ndim == 2:
@@ -327,7 +327,7 @@ def annotate_rotated(pixels, matches, template_shape):
     for match in matches:
         angle = float(getattr(match, "angle", 0.0))
         scale = float(match.scale)
-        c, s = _cos_sin(angle)
+        c, s = cos_sin(angle)
         hw, hh = scale * w / 2, scale * h / 2
 
         def at(dx, dy, cx=match.cx, cy=match.cy, c=c, s=s):

@@ -12,17 +12,24 @@ How (the modules of this package):
    resolution ``1 / R`` radians and a factor ``1 + 1 / R`` in scale, ``R`` the
    distance from the template's centre to its corner at the largest scale; ``f``
    times that at a level whose pixels are ``f`` times larger.
-2. ``pyramid``: 2 x 2 block means.  At the coarsest level every hypothesis is
-   scored at every position by FFTs that share the image's spectra; the best
-   local maxima of the best score over all hypotheses are the candidates.
-3. ``refine``: each candidate is re-scored one level finer in a window of a few
-   pixels, two steps of angle and one of scale (the steps halving from level to
-   level), the duplicates are dropped (near in position, angle and scale) and
-   the best kept; at full resolution the angle and scale are estimated below the
-   step (parabolas through interpolated peak scores, three rounds) and the centre
-   to sub-pixel (:func:`imgconv.match.find_matches`' spline).  Final matches are
-   suppressed across positions, angles and scales (Chebyshev distance between
+2. ``warp``: the template turned, scaled and blurred as the level is, sampled on
+   the level's grid with its outline mask (eroded at coarse levels).
+3. ``pyramid``: a Gaussian pyramid (``cv2.pyrDown``'s filter).  At the coarsest
+   level every hypothesis is scored at every position by FFTs that share the
+   image's spectra; the best local maxima of each scale's best score (over the
+   angles) are the candidates.
+4. ``refine``: each candidate is re-scored one level finer in a window of a few
+   pixels and one step of angle and of scale (the steps halving from level to
+   level; the window moves while the best lies on its edge), the duplicates are
+   dropped (near in position, angle and scale) and the best kept; at full
+   resolution centre, angle and scale are refined together below the step
+   (Nelder-Mead on the template posed at the sub-pixel centre).  Final matches
+   are suppressed across positions, angles and scales (Chebyshev distance between
    centres below ``min_distance``).
+
+Multi-channel images are searched on their luma (RGB; else the channels' mean)
+at the coarser levels, which only propose candidates; full resolution scores all
+channels jointly, as :func:`imgconv.match_template` does.
 
 ``levels=1`` is the exhaustive search at full resolution (every hypothesis on the
 full-resolution grid at every position), then the same full-resolution
@@ -109,11 +116,11 @@ class Located(Match):
         >>> [tuple(round(v, 1) for v in p) for p in Located(0, 0, 1, 5, 5, 1, 4, 2).corners()]
         [(3.0, 4.0), (7.0, 4.0), (7.0, 6.0), (3.0, 6.0)]
         """
-        from imgconv.locate.hypotheses import _cos_sin
+        from imgconv.locate.warp import cos_sin
 
         h, w = (self.height / self.scale, self.width / self.scale) if template_shape is None \
             else template_shape[:2]
-        c, s = _cos_sin(self.angle)
+        c, s = cos_sin(self.angle)
         hw, hh = self.scale * w / 2, self.scale * h / 2
         return [(self.cx + c * dx + s * dy, self.cy - s * dx + c * dy)
                 for dx, dy in ((-hw, -hh), (hw, -hh), (hw, hh), (-hw, hh))]
@@ -213,7 +220,7 @@ def locate(image, template, *, angles=None, scales=None, mask=None, max_matches=
 def search(image, template, *, angles=None, scales=None, mask=None, max_matches=1, threshold=0.5,
            min_distance=None, levels="auto"):
     """:func:`locate`, returning a :class:`Result` (the matches, the score map, the levels used)."""
-    from imgconv.locate import hypotheses, pyramid, refine
+    from imgconv.locate import hypotheses, pyramid, refine, warp
     from imgconv.settings import current
 
     _check_options(max_matches, threshold, min_distance)
@@ -222,10 +229,10 @@ def search(image, template, *, angles=None, scales=None, mask=None, max_matches=
     h, w = tmpl.shape[1:]
     angle_axis, scale_axis = hypotheses.make_axes(angles, scales, (h, w))
     count = _level_count(levels, (h, w), (H, W), scale_axis.low)
-    full = hypotheses.WarpedTemplates(tmpl, user_mask)
+    full = warp.WarpedTemplates(tmpl, user_mask)
     if C > 1 and count > 1:
         pyr = [pixels] + pyramid.build(_one_channel(pixels), count)[1:]
-        coarse = hypotheses.WarpedTemplates(_one_channel(tmpl), user_mask)
+        coarse = warp.WarpedTemplates(_one_channel(tmpl), user_mask)
     else:
         pyr, coarse = pyramid.build(pixels, count), full
     context = _Context(pyr, angle_axis, scale_axis, full, coarse)

@@ -5,7 +5,7 @@ smoothed by the binomial filter [1, 4, 6, 4, 1] / 16 along rows and columns
 (mirrored at the borders) and every second row and column kept, so pixel ``r`` of
 level ``L`` sits on the full-resolution pixel ``2**L * r`` and has been smoothed
 by a Gaussian-like filter of variance ``(4**L - 1) / 3`` full-resolution pixels^2
-(the templates are blurred to match: see ``hypotheses.WarpedTemplates``).  A
+(the templates are blurred to match: see ``warp.WarpedTemplates``).  A
 plain 2 x 2 mean aliases, which made the coarse scores jump from one scale to
 the next.  At the coarsest level every hypothesis is scored
 at every position by masked ZNCC, computed with FFTs that share the image's
