@@ -264,6 +264,24 @@ def test_bad_inputs_are_refused():
                        scales=(0.5, 2, 0.002), levels=1)
 
 
+def test_any_magnitude_and_dtype_without_warnings():
+    import warnings
+
+    from scipy import ndimage
+
+    image = ndimage.gaussian_filter(np.random.default_rng(0).random((100, 120)), 1.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for k in (1e-30, 1e30, 1e300):           # r is scale-free; squares must not overflow
+            m = imgconv.locate(image * k, image[30:60, 40:70] * k, angles=(-10, 10))[0]
+            assert (m.x, m.y) == (40, 30) and m.score > 0.9999
+        m = imgconv.locate((image * 255).astype(np.uint8), (image[30:60, 40:70] * 255).astype(np.uint8))[0]
+        assert (m.x, m.y) == (40, 30)
+        assert imgconv.locate(np.full((50, 50), 3.0), image[:10, :10]) == []   # flat: scores 0
+        with pytest.raises(MatchError, match="too large"):
+            imgconv.locate(np.where(image > 0.5, 1.7e308, -1.7e308), image[:10, :10])
+
+
 def test_imgconv_locate_is_the_function_whatever_was_imported():
     image = np.random.default_rng(0).random((40, 40))
     code = ("import sys, numpy as np, imgconv\n"

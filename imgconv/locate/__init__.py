@@ -366,6 +366,9 @@ def _inputs(image, template, mask):
                          f"{tmpl.shape[0]} (convert both to grey, or drop alpha)")
     if not np.isfinite(tmpl).all():
         raise MatchError("the template contains NaN or infinite values")
+    # r does not change with the template's scale (nor the image's, below): values near 1
+    # keep every square finite
+    tmpl = tmpl / (float(np.abs(tmpl).max()) or 1.0)
     h, w = tmpl.shape[1:]
     user = None
     if mask is not None:
@@ -385,12 +388,24 @@ def _inputs(image, template, mask):
         raise MatchError(f"the template ({w}x{h}) is flat: it has no variance to correlate "
                          "(every pixel has the same value)")
     C, H, W = img.shape
+    means, peak = [], 0.0
+    for c in range(C):
+        with np.errstate(over="ignore", invalid="ignore"):  # a huge sum is refused below
+            mean = float(np.mean(img[c], dtype=np.float64))
+        if not np.isfinite(mean):
+            if not np.isfinite(img[c]).all():
+                raise MatchError("the image contains NaN or infinite values")
+            raise MatchError("the image's values are too large to sum")
+        means.append(mean)
+        with np.errstate(over="ignore"):
+            peak = max(peak, float(img[c].max()) - mean, mean - float(img[c].min()))
+    if not np.isfinite(peak):
+        raise MatchError("the image's values are too large to compare")
+    scale = 1.0 / peak if peak > 0 else 1.0
     out = np.empty((C, H, W), np.float32)
     for c in range(C):
-        mean = np.mean(img[c], dtype=np.float64)
-        if not np.isfinite(mean):
-            raise MatchError("the image contains NaN or infinite values")
-        np.subtract(img[c], mean, out=out[c], dtype=np.float64, casting="unsafe")
+        np.multiply(np.subtract(img[c], means[c], dtype=np.float64), scale, out=out[c],
+                    casting="unsafe")
     return out, tmpl, user
 
 
