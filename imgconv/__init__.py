@@ -33,6 +33,7 @@ _API = {
     "match_multiscale": "imgconv.match",
     "Match": "imgconv.match",
     "prepare_match": "imgconv.match",
+    "locate": "imgconv.locate",
     "deconvolve": "imgconv.deconvolve",
     "frequency_response": "imgconv.response",
     "response_summary": "imgconv.response",

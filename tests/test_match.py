@@ -404,7 +404,11 @@ def test_cli_table_and_files(files, tmp_path):
     assert heat.size == (512, 512) and heat.mode == "RGB"
     heat = np.asarray(heat)
     assert tuple(heat[180 + 20, 190 + 30]) == (253, 231, 37)     # best score at its centre
-    assert tuple(heat[0, 0]) == (68, 1, 84)                       # lowest colour outside
+    # the border no window centre reaches is hatched grey, unlike a score of 0 (dark purple),
+    # and a colour bar is drawn in a corner (white panel with the viridis gradient)
+    assert heat[0, 0, 0] == heat[0, 0, 1] == heat[0, 0, 2] and tuple(heat[0, 0]) != (68, 1, 84)
+    white = np.all(heat == 255, axis=2)
+    assert white[:64].sum() + white[-64:].sum() > 500
     annotated = np.asarray(Image.open(out["ann"]))
     assert annotated.shape == (512, 512, 3)
     assert tuple(annotated[200, 190]) == render.BOX_COLOUR       # left edge of the box
