@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-import locate_cases as LC
+import locate_cases as LC  # noqa: E402  (tests/ on the path above)
 
 
 def mosaic(shape, colour):
@@ -217,7 +217,8 @@ def accuracy(args):
     print(f"### Accuracy: {args.cases} objects turned and scaled into other photographs "
           f"(360x480 scenes, threshold {args.threshold})\n")
     print("| within 1 px, 0.5 deg and 2 % | not found | position error px (median / 95 %) | "
-          "angle error deg (median / 95 %) | scale error % (median / 95 %) | true scores (min / median) | s per case (median) |")
+          "angle error deg (median / 95 %) | scale error % (median / 95 %) | true scores (min / median) | "
+          "s per case (median) |")
     print("|---|---|---|---|---|---|---|")
     def p(col, q):
         return np.percentile(finite[:, col], q)

@@ -95,8 +95,8 @@ def local_scores(pixels, warps, centre, radius, mean_square):
     if y1 > y0 and x1 > x0:
         patch[:, y0 - top0:y1 - top0, x0 - left0:x1 - left0] = pixels[:, y0:y1, x0:x1]
         # r does not change when a constant is subtracted; near zero, S2 - S1^2/n cancels less
-        patch[:, y0 - top0:y1 - top0, x0 - left0:x1 - left0] -= patch[:, y0 - top0:y1 - top0,
-                                                                      x0 - left0:x1 - left0].mean(axis=(1, 2), keepdims=True)
+        inner = patch[:, y0 - top0:y1 - top0, x0 - left0:x1 - left0]
+        inner -= inner.mean(axis=(1, 2), keepdims=True)
     Q, N = (2 * r + 1) ** 2, NY * NX
     windows = sliding_window_view(patch, (NY, NX), axis=(1, 2)).reshape(C, Q, N)
     squares = sliding_window_view(np.sum(patch * patch, axis=0), (NY, NX)).reshape(Q, N)
