@@ -19,7 +19,8 @@ its accuracy on real photographs, in one run.
 3. False matches (``--absent``, default 200): templates searched in photographs that do not
    hold them: the share of scenes with a match at or above 0.5, 0.7 and 0.9.
 
-    python benchmarks/bench_locate.py [--quick] [--runs N] [--cases N] [--absent N]
+    python benchmarks/bench_locate.py [--quick] [--no-opencv] [--runs N] [--cases N] [--absent N]
+                                      [--only speed|accuracy|absent]
 """
 import argparse
 import math
@@ -165,6 +166,8 @@ def speed(args):
             print(f"| {'RGB' if colour else 'grey'} | {wall:.2f} | {cpu:.2f} | ({m['cx']:.2f}, {m['cy']:.2f}, "
                   f"{m['angle']:.2f}, {m['scale']:.4f}) | {err[0]:.2f}, {err[1]:.2f}, {100 * err[2]:.2f} |")
         print()
+        if args.no_opencv:
+            return
         try:
             import cv2
         except ImportError:
@@ -250,6 +253,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="OpenCV: every 10th angle; 40 cases")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-opencv", action="store_true", help="time imgconv only")
     parser.add_argument("--cases", type=int, default=None)
     parser.add_argument("--absent", type=int, default=None)
     parser.add_argument("--threshold", type=float, default=0.9)

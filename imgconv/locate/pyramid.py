@@ -18,9 +18,12 @@ inverse transforms of
 * the window sums ``corr(I_c, M)`` and the summed squares ``corr(sum_c I_c^2, M)``,
 
 from which ``varsum = S2 - sum_c S1_c^2 / n`` and ``r = num / sqrt(varsum * |T0|^2)``.
-Hypotheses are transformed in batches (``MAX_BATCH_BYTES`` of spectra at a time).
-These FFTs run in float32: the scores only rank candidates, which are scored again
-exactly (float64, window by window) when refined; a window with
+The mask-only sums are computed once per distinct mask (an outline turned by 180
+degrees is the same outline; a square's, by 90).  Hypotheses are transformed in
+batches (``MAX_BATCH_BYTES`` of spectra at a time), with NumPy's FFT (pocketfft,
+as SciPy's; a command that only locates then never imports SciPy, which costs it
+0.3 s or more).  These FFTs run in float32: the scores only rank candidates, which
+are scored again exactly (float64, window by window) when refined; a window with
 ``varsum <= SEARCH_FLAT * n * mean square`` scores 0.
 """
 import numpy as np
@@ -204,7 +207,7 @@ def _maximum_filter(values, radius):
     return out
 
 
-def search(pixels, warps, workers):
+def search(pixels, warps):
     """Score every warp at every valid position of ``pixels`` (one level).
 
     Parameters
@@ -213,28 +216,24 @@ def search(pixels, warps, workers):
         (C, H, W) float32, each channel's mean already subtracted.
     warps : list of Warp
         From :meth:`WarpedTemplates.warp` at this level.
-    workers : int
-        Threads for the FFTs.
 
     Returns
     -------
     LevelScores
     """
-    from scipy import fft
-
     C, H, W = pixels.shape
     result = LevelScores((H, W), warps)
     usable = [k for k, wp in enumerate(warps)
               if wp.norm2 > 0 and wp.shape[0] <= H and wp.shape[1] <= W]
     if not usable:
         return result
-    Hf, Wf = fft.next_fast_len(H, real=False), fft.next_fast_len(W, real=True)
+    Hf, Wf = fast_length(H), fast_length(W)
     stack = np.empty((C + 1, H, W), np.float32)
     stack[:C] = pixels
     np.sum(pixels * pixels, axis=0, out=stack[C])
-    spectra = fft.rfft2(stack, s=(Hf, Wf), workers=workers)       # (C + 1, Hf, Wf/2+1)
+    spectra = np.fft.rfft2(stack, s=(Hf, Wf))                      # (C + 1, Hf, Wf/2+1)
     mean_square = float(stack[C].mean())
-    level = _Level(spectra, (H, W), (Hf, Wf), mean_square, workers)
+    level = _Level(spectra, (H, W), (Hf, Wf), mean_square)
     # the mask-only sums are shared by hypotheses with the same mask (an outline turned
     # by 180 degrees is the same outline; a square's, by 90)
     by_mask = {}
@@ -262,14 +261,12 @@ def search(pixels, warps, workers):
 class _Level:
     """One level's spectra and the correlations of its channels with kernels."""
 
-    def __init__(self, spectra, shape, fshape, mean_square, workers):
+    def __init__(self, spectra, shape, fshape, mean_square):
         self.spectra, self.shape, self.fshape = spectra, shape, fshape
-        self.mean_square, self.workers = mean_square, workers
+        self.mean_square = mean_square
 
     def _kernel_spectra(self, warps, values):
         """Pruned rfft2 of the warps' zero-mean values (C planes) or masks (1 plane), conjugated."""
-        from scipy import fft
-
         C = self.spectra.shape[0] - 1
         Hf, Wf = self.fshape
         ny_max = max(wp.shape[0] for wp in warps)
@@ -279,17 +276,14 @@ class _Level:
         for i, wp in enumerate(warps):
             ny, nx = wp.shape
             kernels[i, :, :ny, :nx] = wp.values if values else wp.mask
-        rows = fft.rfft(kernels, n=Wf, axis=-1, workers=self.workers)
-        spectra = fft.fft(rows, n=Hf, axis=-2, workers=self.workers, overwrite_x=True)
+        rows = np.fft.rfft(kernels, n=Wf, axis=-1)
+        spectra = np.fft.fft(rows, n=Hf, axis=-2)
         return np.conj(spectra, out=spectra)
 
     def _inverse(self, products, ny_min):
-        from scipy import fft
-
         H = self.shape[0]
-        columns = fft.ifft(products, axis=-2, workers=self.workers, overwrite_x=True)
-        return fft.irfft(columns[..., :H - ny_min + 1, :], n=self.fshape[1], axis=-1,
-                         workers=self.workers, overwrite_x=True)
+        columns = np.fft.ifft(products, axis=-2)
+        return np.fft.irfft(columns[..., :H - ny_min + 1, :], n=self.fshape[1], axis=-1)
 
     def correlate(self, warps, values):
         """Valid correlation maps: sum_c corr(I_c, T0_c) per warp (float32, each its own size)."""
@@ -317,6 +311,28 @@ class _Level:
             inv[ok] = 1.0 / np.sqrt(varsum[ok])
             out.append(inv)
         return out
+
+
+def fast_length(n):
+    """The smallest 2^a 3^b 5^c >= n (a transform length pocketfft handles fastest).
+
+    Examples
+    --------
+    >>> fast_length(135), fast_length(241), fast_length(1)
+    (135, 243, 1)
+    """
+    best = 1 << max(0, (n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            p = p35
+            while p < n:
+                p *= 2
+            best = min(best, p)
+            p35 *= 3
+        p5 *= 5
+    return best
 
 
 def level_centre_to_full(value, level):
