@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """End to end, as whole processes: `imgconv filter` beside libvips, ImageMagick and G'MIC, in one run.
 
-    python benchmarks/bench_cli_peers.py [--runs 3] [--only 4k,tiff,batch] [--keep DIR]
+    python benchmarks/bench_cli_peers.py [--runs 3] [--only 4k,tiff,batch] [--keep DIR] [--scale 1]
 
 Peers, each skipped when it is not installed (Debian: apt-get install libvips-tools imagemagick
 gmic): `vips` at float precision (what imgconv computes) and at its default integer precision,
@@ -18,7 +18,10 @@ Each command runs --runs times, alternating with its peers; the table gives the 
 time, the peak RSS of the whole process tree (the sum of its processes' RSS, sampled every
 10 ms, or the largest one's rusage peak if higher) and the output's size, with ratios
 imgconv / peer (below 1: imgconv is faster or smaller), then the README's targets and
-whether this run meets them. Run it on the README's default install (`pip install .`).
+whether this run meets them. Run it on the README's default install (`pip install .`); the
+imgconv timed is the one installed beside this Python. ``--scale 0.1 --runs 1`` makes every
+input a tenth of its size (and the batch 6 images): a quick check that the script runs, whose
+figures mean nothing against the targets.
 """
 import argparse
 import os
@@ -78,20 +81,23 @@ def measure(cmd, shell=False):
     return wall, max(peak, largest)
 
 
-def make_inputs(folder):
+def make_inputs(folder, scale=1.0):
     """The 4K PNG, the 124 MP TIFF, the batch of PNGs, the kernel files; deterministic (made in a
-    child process, so that this one stays small)."""
+    child process, so that this one stays small); every side times ``scale``."""
     import tifffile
+
+    def n(side):
+        return max(16, round(side * scale))
 
     photo = Image.open(ROOT / "samples" / "coffee.png").convert("RGB")
     paths = {"4k": folder / "in4k.png", "tiff": folder / "in124mp.tif", "batch": folder / "batch"}
-    big = photo.resize((3840, 2560), Image.LANCZOS)
-    big.crop((0, 200, 3840, 2360)).save(paths["4k"])
+    big = photo.resize((n(3840), n(2560)), Image.LANCZOS)
+    big.crop((0, n(200), n(3840), n(2360))).save(paths["4k"])
     paths["batch"].mkdir()
-    for i in range(BATCH_IMAGES):
-        x, y = (i * 197) % (3840 - 1024), (i * 131) % (2560 - 768)
-        big.crop((x, y, x + 1024, y + 768)).save(paths["batch"] / f"b{i:02d}.png")
-    tifffile.imwrite(paths["tiff"], np.asarray(photo.resize((11520, 10800), Image.LANCZOS)), photometric="rgb")
+    for i in range(batch_images(scale)):
+        x, y = (i * 197) % (n(3840) - n(1024)), (i * 131) % (n(2560) - n(768))
+        big.crop((x, y, x + n(1024), y + n(768))).save(paths["batch"] / f"b{i:02d}.png")
+    tifffile.imwrite(paths["tiff"], np.asarray(photo.resize((n(11520), n(10800)), Image.LANCZOS)), photometric="rgb")
     dense = np.random.default_rng(9).random((9, 9))
     dense /= dense.sum()
     rows = "\n".join(" ".join(f"{v:.9f}" for v in row) for row in dense) + "\n"
@@ -101,9 +107,19 @@ def make_inputs(folder):
     return paths
 
 
+def batch_images(scale):
+    return max(2, round(BATCH_IMAGES * min(1.0, scale)))
+
+
+def imgconv_command():
+    """The imgconv installed beside this Python (its console script, else ``python -m imgconv``)."""
+    script = Path(sys.executable).parent / "imgconv"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "imgconv"]
+
+
 def jobs(paths, folder, tools):
     """{job: [(tool, command, output path or folder, shell?)]} for the jobs of the table."""
-    imgconv = [shutil.which("imgconv") or sys.executable] + ([] if shutil.which("imgconv") else ["-m", "imgconv"])
+    imgconv = imgconv_command()
     out = folder / "out"
     out.mkdir(exist_ok=True)
     table = {}
@@ -156,7 +172,10 @@ def main():
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--only", default="4k,tiff,batch,png", help="comma-separated: 4k, tiff, batch, png")
     p.add_argument("--keep", type=Path, help="make the inputs here and keep them (default: a temporary folder)")
+    p.add_argument("--scale", type=float, default=1.0, help="every input's sides times this (0.1: a quick smoke run)")
     a = p.parse_args()
+    if a.scale != 1:
+        print(f"inputs scaled by {a.scale} (the job names give their full sizes; the targets do not apply)")
     tools = {"imgconv"} | {t for t in ("vips", "convert", "gmic") if shutil.which(t)}
     tools |= {"ImageMagick"} if "convert" in tools else set()
     tools |= {"G'MIC"} if "gmic" in tools else set()
@@ -167,7 +186,7 @@ def main():
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(1) as child:
-            paths = child.submit(make_inputs, folder).result()
+            paths = child.submit(make_inputs, folder, a.scale).result()
         wanted = {"4k": "4K", "tiff": "124 MP", "batch": "PNGs", "png": None}
         selected = [wanted[w] for w in a.only.split(",") if wanted[w]]
         if "png" in a.only.split(","):
@@ -184,7 +203,7 @@ def main():
                     samples[tool].append(measure(cmd, shell))
             results[job] = {tool: (statistics.median(w for w, _ in s), max(r for _, r in s), size_of(out))
                             for (tool, _, out, _), s in zip(commands, samples.values())}
-            report(job, results[job])
+            report(job, results[job], batch_images(a.scale))
         targets(results)
     finally:
         if a.keep is None:
@@ -227,8 +246,8 @@ def png_writers(path, runs):
               f"| {rows[0][2] / 1e6:.2f} |", flush=True)
 
 
-def report(job, rows):
-    images = BATCH_IMAGES if "PNGs" in job else None
+def report(job, rows, images=BATCH_IMAGES):
+    images = images if "PNGs" in job else None
     ic = rows.get("imgconv")
     print(f"\n### {job}\n\n| tool | wall s | {'images/s | ' if images else ''}peak RSS MB | output MB "
           "| imgconv/peer wall | imgconv/peer RSS |")

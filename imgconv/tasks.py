@@ -14,17 +14,29 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
-class FilterOptions:
-    """How ``imgconv filter`` filters: the keyword arguments of :func:`imgconv.filter_image`."""
+class PixelOptions:
+    """What the pixels mean and how the border is modelled: shared by filter and deconvolve."""
 
     mode: str = "reflect"
     cval: float = 0.0
+    channels: str = "all"
+    alpha: str = "auto"
+    linear: bool = False
+    nan: str = "propagate"
+    #: a path to a mask image (0 = missing), read by each task
+    valid: str = None
+    absolute: bool = False
+
+
+@dataclass(frozen=True)
+class FilterOptions(PixelOptions):
+    """How ``imgconv filter`` filters: the keyword arguments of :func:`imgconv.filter_image`."""
+
     method: str = "auto"
     correlate: bool = False
     normalize: bool = False
     scale: float = 1.0
     offset: float = 0.0
-    channels: str = "all"
 
 
 @dataclass(frozen=True)
@@ -33,6 +45,9 @@ class OutputOptions:
 
     ``depth`` is 8, 16, ``"float"`` or None (the input's); ``format`` an extension for
     stdout (a file's own extension names its format); ``max_pixels`` the read limit;
+    ``background`` the RGB colour (0..1) under a picture with alpha written to JPEG or BMP.
+    ``frames`` ``"all"`` (every frame or page, written back together) or ``"first"``;
+    ``volume`` reads stacks as Z x Y x X [x C] volumes (:mod:`imgconv.stacks`);
     ``max_memory`` the bytes one image's working set may take (None: a safe share of the
     memory available, :func:`imgconv.stream.job.memory_budget`).
     """
@@ -41,41 +56,67 @@ class OutputOptions:
     quality: int = None
     format: str = None
     max_pixels: int = None
+    background: tuple = (1.0, 1.0, 1.0)
+    frames: str = "all"
+    volume: bool = False
     max_memory: int = None
 
 
-def read_input(job, output):
-    """Read ``job.src`` as a :class:`imgconv.imageio.Picture` within ``output.max_pixels`` (and
-    standard input within ``output.max_memory`` bytes)."""
-    import sys
+def read_input(job, output, source=None):
+    """Read ``job.src`` (or ``source``: :func:`imgconv.stacks.job_source`, standard input read
+    already) as a :class:`imgconv.imageio.Picture` within ``output.max_pixels``."""
+    from imgconv.imageio import read_image
 
-    from imgconv.imageio import DEFAULT_MAX_PIXELS, read_image
-    from imgconv.imageio.stdin import read_stdin
+    if hasattr(source, "seek"):
+        source.seek(0)
+    return read_image(job.src if source is None else source,
+                      **({} if output.max_pixels is None else {"max_pixels": output.max_pixels}))
 
-    max_pixels = output.max_pixels or DEFAULT_MAX_PIXELS
-    if str(job.src) == "-" and output.max_memory is not None:
-        data = read_stdin(sys.stdin.buffer, max_pixels=max_pixels, max_bytes=output.max_memory)
-        picture = read_image(data, max_pixels=max_pixels)
-        picture.path = "-"
-        return picture
-    return read_image(job.src, max_pixels=max_pixels)
+
+def read_valid(path, output):
+    """The ``--valid`` mask image at ``path`` (a Picture), or None."""
+    if path is None:
+        return None
+    from imgconv.imageio import read_image
+
+    return read_image(path, **({} if output.max_pixels is None else {"max_pixels": output.max_pixels}))
+
+
+def finish(job, result, picture, output, *, cval, notes, **clip_note):
+    """``result`` ready for ``job.dst`` (:func:`imgconv.outputs.finish_result`), notes appended;
+    ``clip_note`` (``fixes=``, ``cause=``) words the clipping note."""
+    from imgconv.outputs import finish_result, output_extension
+
+    extension = output_extension(job.dst, output.format if job.dst == "-" else None, picture.format)
+    return finish_result(result, has_alpha=picture.has_alpha, extension=extension, depth=output.depth,
+                         source_depth=picture.depth, background=output.background, cval=cval,
+                         notes=notes, **clip_note)
 
 
 def make_folder(job):
-    """Create the folder ``job.dst`` goes into (mirrored trees under ``-o DIR``)."""
+    """Create the folder ``job.dst`` goes into: mirrored trees under ``-o DIR``, of any depth."""
     from pathlib import Path
 
+    from imgconv.errors import ImageWriteError
+    from imgconv.paths import make_folders
+
     if job.dst != "-":
-        Path(job.dst).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            make_folders(Path(job.dst).parent)
+        except OSError as exc:
+            raise ImageWriteError(f"cannot create the folder {exc.filename}: {exc.strerror or exc}", job.dst) from None
 
 
 def write_result(job, result, picture, output):
-    """Write ``result`` to ``job.dst`` atomically, with ``picture``'s metadata and depth."""
+    """Write ``result`` to ``job.dst`` atomically, with ``picture``'s metadata and depth; replace an
+    existing file only if ``job.replace``.  Returns the notes (metadata the format cannot store)."""
     from imgconv.imageio import write_image
 
     make_folder(job)
+    notes = []
     write_image(job.dst, result, depth=output.depth, like=picture, quality=output.quality,
-                format=output.format if job.dst == "-" else None)
+                format=output.format if job.dst == "-" else None, overwrite=getattr(job, "replace", True), notes=notes)
+    return notes
 
 
 @dataclass(frozen=True)
@@ -87,24 +128,29 @@ class FilterTask:
     output: OutputOptions = field(default_factory=OutputOptions)
 
     def __call__(self, job):
-        """Read the header, estimate the working set, then filter in strips
-        (:mod:`imgconv.stream`) or, for options the strips do not implement, whole."""
+        """Frames and volumes as :mod:`imgconv.stacks` says; one image in strips
+        (:mod:`imgconv.stream`: bounded memory, the same result) or, where a feature needs it, whole."""
         from imgconv.filtering import filter_image
-        from imgconv.stream.job import check_whole, filter_in_strips, open_job, streams, whole_picture
+        from imgconv.stacks import filter_stack, job_source
+        from imgconv.stream.job import filter_file
 
-        with open_job(job, self.output) as source:
-            if streams(self.options, has_alpha=source.layout.channels in (2, 4)):
-                make_folder(job)
-                return filter_in_strips(job, source, self.kernels, self.options, self.output)
-            check_whole(source, job.src, self.kernels, self.output)
-            picture = whole_picture(source)
-        result = filter_image(picture, self.kernels, **dataclasses.asdict(self.options))
-        write_result(job, result, picture, self.output)
-        return picture.notes
+        source = job_source(job, self.output)
+        if (notes := filter_stack(job, self, source)) is not None:  # several frames, or a volume
+            return notes
+        if (notes := filter_file(job, source, self)) is not None:  # in strips
+            return notes
+        picture = read_input(job, self.output, source)
+        notes = list(picture.notes)
+        options = dataclasses.asdict(self.options)
+        options["valid"] = read_valid(self.options.valid, self.output)
+        result = filter_image(picture, self.kernels, notes=notes, **options)
+        result = finish(job, result, picture, self.output, cval=self.options.cval, notes=notes)
+        notes += write_result(job, result, picture, self.output)
+        return notes
 
 
 @dataclass(frozen=True)
-class DeconvolveOptions:
+class DeconvolveOptions(PixelOptions):
     """How ``imgconv deconvolve`` deconvolves: the keyword arguments of :func:`imgconv.deconvolve`."""
 
     method: str = "wiener"
@@ -127,9 +173,19 @@ class DeconvolveTask:
 
     def __call__(self, job):
         from imgconv.deconvolve import deconvolve_picture
+        from imgconv.stacks import deconvolve_stack, job_source
+        from imgconv.stream.job import check_deconvolve
 
-        picture = read_input(job, self.output)
-        result = deconvolve_picture(picture.pixels, self.psf, has_alpha=picture.has_alpha,
-                                    progress=self.progress, **dataclasses.asdict(self.options))
-        write_result(job, result, picture, self.output)
-        return picture.notes
+        source = job_source(job, self.output)
+        if (notes := deconvolve_stack(job, self, source)) is not None:  # several frames, or a volume
+            return notes
+        check_deconvolve(source, job.src, self.output)  # from the header, before decoding
+        picture = read_input(job, self.output, source)
+        notes = list(picture.notes)
+        options = dataclasses.asdict(self.options)
+        options["valid"] = read_valid(self.options.valid, self.output)
+        result = deconvolve_picture(picture, self.psf, progress=self.progress, notes=notes, **options)
+        result = finish(job, result, picture, self.output, cval=self.options.cval, notes=notes,
+                        fixes="--depth float", cause="overshoot next to edges")
+        notes += write_result(job, result, picture, self.output)
+        return notes

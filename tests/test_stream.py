@@ -1,30 +1,25 @@
-"""The strip pipeline (imgconv.stream): bit-identical to the whole image, streamed I/O, bounded memory.
+"""The strip pipeline (imgconv.stream) is bit-identical to the whole image.
 
-The reference is always the whole-image path: :func:`imgconv.filter_image` on
-:func:`imgconv.read_image`'s pixels, written by :func:`imgconv.write_image`; the strips must
-give the same bits (``np.array_equal``), for every mode, method, chain, combine rule, channel
-option and depth, on the real photographs of ``samples/``, with strip heights forced small.
+The reference is always the whole-image path: :func:`imgconv.filter_image` on the pixels
+:func:`imgconv.read_image` reads, and, end to end, :class:`imgconv.tasks.FilterTask` with the
+strips turned off (its whole-image path: ``filter_image``, ``finish_result``, ``write_image``).
+The strips must give the same bits (``np.array_equal``) and the same notes, for every mode,
+method, chain, combine rule, channel option, pixel option (alpha, linear light, ``--abs``,
+``--nan``) and depth, on the real photographs of ``samples/``, with strip heights forced small.
+(Sources, sinks and the memory budget: tests/test_stream_io.py.)
 """
-import dataclasses
-import io
-import struct
 import subprocess
 import sys
-import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
-from imgconv import filter_image, read_image, write_image
-from imgconv.errors import ImgconvError
-from imgconv.imageio.png16 import PngWriter
+from imgconv import filter_image, read_image
+from imgconv.imageio import Picture
 from imgconv.settings import use
-from imgconv.stream import budget, sinks
-from imgconv.stream.job import streams
-from imgconv.stream.sources import open_input
+from imgconv.stream import budget
+from imgconv.stream import job as stream_job
 from imgconv.stream.strips import ArrayRows, Chain
 from imgconv.tasks import FilterOptions, FilterTask, OutputOptions
 
@@ -34,11 +29,26 @@ HEIGHTS = (1, 7, 64)
 CHAIN = ("gaussian:sigma=1", "sharpen")
 
 
+@pytest.fixture(autouse=True)
+def tiles_never_span_the_height(monkeypatch):
+    """FFT tiles of these small photographs do not span their height (as for images of more than
+    a megapixel), so that strips by FFT are bands of several tiles here too."""
+    from imgconv.engine import fft
+
+    monkeypatch.setattr(fft, "WHOLE_HEIGHT_PIXELS", 0)
+
+
 @pytest.fixture(scope="session")
 def photos():
-    """Real photographs as read_image reads them: RGB, grey, RGBA, 16-bit RGB."""
-    return {name: read_image(SAMPLES / name) for name in ("coffee.png", "camera.png", "chelsea_rgba.png",
-                                                           "astronaut16.png")}
+    """Real photographs as read_image reads them: RGB, grey, RGBA, 16-bit RGB; and grey+alpha
+    (the camera under a ramp of opacity) and float RGB (linear light)."""
+    found = {name: read_image(SAMPLES / name) for name in ("coffee.png", "camera.png", "chelsea_rgba.png",
+                                                            "astronaut16.png")}
+    grey = found["camera.png"].pixels
+    ramp = np.broadcast_to(np.linspace(0, 1, grey.shape[1], dtype=np.float32), grey.shape)
+    found["camera+alpha"] = Picture(np.dstack([grey, ramp]), depth=8, has_alpha=True)
+    found["float"] = Picture(found["coffee.png"].pixels * 1.5 - 0.2, depth=32)
+    return found
 
 
 def strips(picture, kernels, height, **options):
@@ -47,11 +57,15 @@ def strips(picture, kernels, height, **options):
 
 
 def assert_strips_equal_whole(picture, kernels, heights=HEIGHTS, **options):
-    whole = filter_image(picture, kernels, **options)
+    notes, strip_notes = [], []
+    whole = filter_image(picture, kernels, notes=notes, **options)
     for height in heights:
-        out = strips(picture, kernels, height, **options)
+        chain = Chain(ArrayRows(picture), kernels, notes=strip_notes, **options)
+        out = np.concatenate([pixels for _, _, pixels in chain.strips(height)])
         assert out.shape == whole.shape and out.dtype == whole.dtype
-        assert np.array_equal(out, whole), f"strips of {height} rows differ by {np.abs(out - whole).max()}"
+        assert np.array_equal(out, whole, equal_nan=True), f"strips of {height} rows differ by {np.abs(out - whole).max()}"
+        assert strip_notes == notes
+        strip_notes.clear()
 
 
 # --------------------------------------------------------------------------- exactness
@@ -67,13 +81,53 @@ def test_a_chain_in_strips_is_bit_identical(photos, mode, method, compiled):
 
 
 @pytest.mark.parametrize("channels", ["all", "gray", "luma"])
-@pytest.mark.parametrize("name", ["coffee.png", "camera.png", "chelsea_rgba.png", "astronaut16.png"])
+@pytest.mark.parametrize("name", ["coffee.png", "camera.png", "chelsea_rgba.png", "astronaut16.png", "camera+alpha"])
 def test_multi_kernel_presets_and_channels_in_strips(photos, name, channels):
     for mode in ("reflect", "wrap", "constant"):
         heights = HEIGHTS if mode == "reflect" else HEIGHTS[1:]
         assert_strips_equal_whole(photos[name], ["sobel"], heights=heights, mode=mode, channels=channels, cval=0.25)
     assert_strips_equal_whole(photos[name], ["emboss", "laplacian"], heights=(5,), channels=channels,
                               scale=2.0, offset=0.5, normalize=True, correlate=True)
+    assert_strips_equal_whole(photos[name], ["prewitt"], heights=(6,), channels=channels)  # combine: max
+
+
+@pytest.mark.parametrize("alpha", ["auto", "premultiply", "keep"])
+@pytest.mark.parametrize("name", ["chelsea_rgba.png", "camera+alpha", "coffee.png"])
+def test_alpha_linear_light_and_abs_in_strips(photos, name, alpha):
+    """Issue 16's pixel options: alpha premultiplied (auto: for averaging chains) or kept, linear
+    light, --abs, with grey and luma, in every mode."""
+    picture = photos[name]
+    top = Picture(picture.pixels[:80], depth=picture.depth, has_alpha=picture.has_alpha)  # strips of 1 row: fewer
+    for mode in MODES:
+        assert_strips_equal_whole(picture, ["gaussian:sigma=2", "box:size=3"], heights=(9,), mode=mode,
+                                  alpha=alpha, linear=True, cval=0.5)
+        assert_strips_equal_whole(top, ["gaussian:sigma=2", "box:size=3"], heights=(1,), mode=mode,
+                                  alpha=alpha, linear=True, cval=0.5)
+    assert_strips_equal_whole(picture, ["sharpen"], heights=(4,), alpha=alpha, absolute=True, scale=1.5, offset=0.1)
+    assert_strips_equal_whole(picture, ["sobel"], heights=(3,), alpha=alpha, absolute=True, channels="luma",
+                              linear=True)
+    assert_strips_equal_whole(picture, ["gaussian:sigma=1"], heights=(8,), alpha=alpha, channels="gray",
+                              linear=True, mode="wrap")
+
+
+def test_nan_ignore_and_float_pictures_in_strips(photos):
+    """--nan ignore without missing pixels is plain filtering in strips too; a float picture under
+    --linear is linear already (the same note from both paths)."""
+    for name in ("coffee.png", "chelsea_rgba.png", "float"):
+        assert_strips_equal_whole(photos[name], ["gaussian:sigma=1.5"], heights=(10,), nan="ignore",
+                                  mode="constant", cval=0.2)
+    assert_strips_equal_whole(photos["float"], CHAIN, heights=(5,), linear=True, mode="mirror")
+
+
+def test_checks_are_those_of_filter_image(photos):
+    from imgconv.errors import ImgconvError
+
+    for options in ({"nan": "ignore"}, {"nan": "bogus"}, {"channels": "bogus"}, {"alpha": "bogus"}):
+        with pytest.raises(ImgconvError) as whole:
+            filter_image(photos["coffee.png"], ["sharpen"], **options)
+        with pytest.raises(ImgconvError) as strip:
+            Chain(ArrayRows(photos["coffee.png"]), ["sharpen"], **options)
+        assert str(strip.value) == str(whole.value)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -87,6 +141,8 @@ def test_fft_strips_are_made_of_the_whole_images_tiles(photos, mode, monkeypatch
     assert_strips_equal_whole(picture, ["gaussian:sigma=3", "box:size=9"], heights=(1, 100), mode=mode,
                               method="fft", cval=0.7)
     assert_strips_equal_whole(picture, [np.full((9, 9), 2.0)], heights=(1,), mode=mode, method="fft")  # float64
+    assert_strips_equal_whole(photos["chelsea_rgba.png"], ["gaussian:sigma=3"], heights=(1, 50), mode=mode,
+                              method="fft", linear=True)  # premultiplied: 4 planes
 
 
 def test_kernels_taller_than_a_strip_and_than_the_image(photos):
@@ -96,22 +152,33 @@ def test_kernels_taller_than_a_strip_and_than_the_image(photos):
     tiny = Chain(ArrayRows(picture.pixels[:5]), [tall], mode="mirror")
     whole = filter_image(picture.pixels[:5], [tall], mode="mirror")
     assert np.array_equal(np.concatenate([p for _, _, p in tiny.strips(2)]), whole)
+    column = np.ones((601, 1)) / 601  # a row under a far taller kernel, in every mode and method
+    for mode in MODES:
+        for method in ("direct", "separable", "fft"):
+            assert_strips_equal_whole(picture.pixels[:1], [column, "gaussian:sigma=2"], heights=(1,), mode=mode,
+                                      method=method)
 
 
 # --------------------------------------------------------------------------- end to end
-
-
-def _reference(src, dst, kernels, depth=None, load_ms=0.0, **options):
-    """The whole-image path: what FilterTask wrote before strips (``load_ms``: the command line's)."""
-    picture = read_image(src)
-    with use(load_ms=load_ms):
-        write_image(dst, filter_image(picture, kernels, **options), depth=depth, like=picture)
 
 
 @pytest.fixture
 def small_strips(monkeypatch):
     """Strips of a handful of rows: 50 kB of float rows (7 rows of the RGB photograph)."""
     monkeypatch.setattr(budget, "STRIP_BYTES", 50_000)
+
+
+def _job(src, dst):
+    from imgconv.batch import Job
+
+    return Job(src, dst)
+
+
+def _whole_path(monkeypatch, task, job):
+    """What FilterTask writes with the strips turned off: its whole-image path."""
+    with monkeypatch.context() as patch:
+        patch.setattr(stream_job, "streams", lambda options: False)
+        return task(job)
 
 
 def _sources(tmp_path, photos):
@@ -127,304 +194,128 @@ def _sources(tmp_path, photos):
     tifffile.imwrite(sources["tiff-tiles"], astronaut, tile=(48, 64), compression="zlib", photometric="rgb")
     sources["npy"] = tmp_path / "float.npy"
     np.save(sources["npy"], photos["coffee.png"].pixels[..., 1].astype(np.float64) * 1.5 - 0.2)
+    sources["npy-rgba"] = tmp_path / "rgba.npy"
+    np.save(sources["npy-rgba"], photos["chelsea_rgba.png"].pixels.astype(">f4"))
     return sources
 
 
+#: (kernels, FilterOptions) of the end-to-end runs: chains, presets, alpha, linear light, --abs, --nan
+OPTIONS = [
+    (CHAIN, {"mode": "wrap"}),
+    (("sobel",), {"channels": "luma"}),
+    (("gaussian:sigma=2",), {"linear": True, "mode": "constant", "cval": 0.5}),
+    (("sharpen",), {"alpha": "keep", "absolute": True, "scale": 2.0, "offset": -0.1}),
+    (("box:size=5", "gaussian:sigma=1"), {"alpha": "premultiply", "nan": "ignore", "channels": "gray"}),
+    (("emboss",), {"alpha": "premultiply", "linear": True, "channels": "luma", "offset": 0.5}),
+]
+
+
+def _outcome(task, job):
+    """``("notes", notes)`` of a run, or ``("refused", message with the names made alike)``."""
+    from imgconv.errors import ImgconvError
+
+    try:
+        return "notes", task(job)
+    except ImgconvError as exc:
+        return "refused", str(exc).replace(".whole.", ".").replace(".strips.", ".")
+
+
 @pytest.mark.parametrize("out", ["png", "png-16", "tif", "tif-16", "npy-float", "jpg"])
-def test_written_pixels_equal_the_whole_image_path(photos, tmp_path, small_strips, out):
+def test_written_pixels_and_notes_equal_the_whole_image_path(photos, tmp_path, small_strips, monkeypatch, out):
     ext, _, depth = out.partition("-")
     depth = {"": None, "16": 16, "float": "float"}[depth]
-    for label, src in _sources(tmp_path, photos).items():
-        for kernels, options in ((CHAIN, {"mode": "wrap"}), (("sobel",), {"channels": "luma"})):
+    streamed, original = [], stream_job._filter_in_strips
+    monkeypatch.setattr(stream_job, "_filter_in_strips", lambda *a: streamed.append(original(*a)) or streamed[-1])
+    for number, (label, src) in enumerate(_sources(tmp_path, photos).items()):
+        for kernels, options in (OPTIONS[number % len(OPTIONS)], OPTIONS[(number + 2) % len(OPTIONS)]):
             got, want = tmp_path / f"{label}.strips.{ext}", tmp_path / f"{label}.whole.{ext}"
-            FilterTask(kernels=kernels, options=FilterOptions(**options), output=OutputOptions(depth=depth))(
-                _job(src, got))
-            _reference(src, want, kernels, depth=depth, **options)
+            task = FilterTask(kernels=kernels, options=FilterOptions(**options), output=OutputOptions(depth=depth))
+            outcome = _outcome(task, _job(src, got))
+            assert outcome == _outcome(lambda job: _whole_path(monkeypatch, task, job), _job(src, want)), label
+            if outcome[0] == "refused":  # (16-bit grey+alpha TIFF): the same message, nothing written
+                assert not got.exists() and not want.exists()
+                continue
             a, b = read_image(got), read_image(want)
             assert (a.depth, a.has_alpha, a.pixels.shape) == (b.depth, b.has_alpha, b.pixels.shape), label
             if ext == "jpg":  # lossy: the same samples in, the same encoder
                 assert got.read_bytes() == want.read_bytes(), label
             else:
-                assert np.array_equal(a.pixels, b.pixels), (label, kernels)
+                assert np.array_equal(a.pixels, b.pixels, equal_nan=True), (label, kernels, options)
             got.unlink()
             want.unlink()
+    assert sum(notes is not None for notes in streamed) >= 12  # the float .npy too: no missing pixels
 
 
-def _job(src, dst):
+def test_missing_pixels_and_masks_take_the_whole_image_path(photos, tmp_path, small_strips, monkeypatch):
+    """A float picture with NaN (found by a scan before filtering) and a --valid mask are filtered
+    whole: the very result and notes of the whole-image path, never a different one."""
+    values = photos["coffee.png"].pixels[..., 0].copy()
+    values[100:110, 200:230] = np.nan
+    src = tmp_path / "holes.npy"
+    np.save(src, values)
+    mask = tmp_path / "mask.png"
+    from imgconv import write_image
+
+    write_image(mask, (photos["coffee.png"].pixels[..., 1] > 0.3).astype(np.float32))
+    taken = []
+    original = stream_job._filter_in_strips
+    monkeypatch.setattr(stream_job, "_filter_in_strips", lambda *a: taken.append(original(*a)) or taken[-1])
+    for options, nan_note in (({"nan": "ignore"}, True), ({}, True), ({"valid": str(mask)}, False)):
+        for depth in (None, "float"):
+            task = FilterTask(kernels=("gaussian:sigma=2",), options=FilterOptions(**options),
+                              output=OutputOptions(depth=depth))
+            got, want = tmp_path / "got.npy", tmp_path / "want.npy"
+            notes = task(_job(src, got))
+            assert notes == _whole_path(monkeypatch, task, _job(src, want))
+            assert any("missing (NaN" in n for n in notes)
+            assert np.array_equal(np.load(got), np.load(want), equal_nan=True)
+            got.unlink()
+            want.unlink()
+    assert taken == [None] * 4  # strips were tried (and declined) only where the options allowed them
+
+
+def test_an_existing_output_is_never_replaced_by_the_strips(tmp_path, small_strips):
+    """The strips publish through the one no-clobber writer: an output that exists, or appears
+    while the strips are encoded, is that image's failure, and no temporary file is left."""
     from imgconv.batch import Job
+    from imgconv.errors import ImageWriteError
+    from imgconv.imageio import destination
 
-    return Job(src, dst)
+    dst = tmp_path / "out.png"
+    dst.write_bytes(b"mine")
+    task = FilterTask(kernels=("sharpen",))
+    with pytest.raises(ImageWriteError, match="output exists"):
+        task(Job(SAMPLES / "coffee.png", dst, replace=False))
+    assert dst.read_bytes() == b"mine"
+    dst.unlink()
+    original = destination.write_atomic
 
+    def racing(path, encode, replace=True):  # another process creates the file meanwhile
+        def encode_then_race(fp):
+            encode(fp)
+            Path(path).write_bytes(b"theirs")
+        return original(path, encode_then_race, replace=replace)
 
-def test_stdin_to_stdout_streams_the_same_pixels(tmp_path, small_strips):
-    data = (SAMPLES / "coffee.png").read_bytes()
-    done = subprocess.run([sys.executable, "-m", "imgconv", "filter", "-", "-k", "sharpen", "-o", "-",
-                           "--format", "tif"], input=data, capture_output=True, check=True)
-    from imgconv.settings import LOAD_MS
-
-    _reference(SAMPLES / "coffee.png", tmp_path / "want.tif", ["sharpen"], load_ms=LOAD_MS)
-    assert np.array_equal(read_image(done.stdout).pixels, read_image(tmp_path / "want.tif").pixels)
-
-
-# --------------------------------------------------------------------------- sources
-
-
-def _tiff_layouts(samples):
-    """TIFF layouts tifffile writes: strips, one strip, tiles, deflate, planar, big-endian, BigTIFF."""
-    rgb = dict(photometric="rgb")
-    return {
-        "one uncompressed strip": dict(**rgb),
-        "uncompressed strips": dict(rowsperstrip=7, **rgb),
-        "deflate strips, predictor": dict(rowsperstrip=16, compression="zlib", predictor=samples.dtype.kind == "u",
-                                          **rgb),  # (the float predictor needs imagecodecs)
-        "tiles": dict(tile=(32, 48), **rgb),
-        "deflate tiles": dict(tile=(64, 64), compression="zlib", **rgb),
-        "planar": dict(planarconfig="separate", rowsperstrip=10, **rgb),
-        "planar tiles": dict(planarconfig="separate", tile=(32, 32), **rgb),
-        "big-endian": dict(byteorder=">", rowsperstrip=9, **rgb),
-        "BigTIFF": dict(bigtiff=True, rowsperstrip=11, compression="zlib", **rgb),
-    }
+    destination.write_atomic = racing
+    try:
+        with pytest.raises(ImageWriteError, match="output exists"):
+            task(Job(SAMPLES / "coffee.png", dst, replace=False))
+    finally:
+        destination.write_atomic = original
+    assert dst.read_bytes() == b"theirs" and sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+    task(Job(SAMPLES / "coffee.png", dst, replace=True))
+    assert read_image(dst).pixels.shape == read_image(SAMPLES / "coffee.png").pixels.shape
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
-def test_tiffs_are_read_strip_by_strip_as_read_image_reads_them(photos, tmp_path, dtype):
-    import tifffile
+def test_stdin_to_stdout_streams_the_same_pixels(tmp_path, small_strips, monkeypatch):
+    data = (SAMPLES / "chelsea_rgba.png").read_bytes()
+    for fmt in ("tif", "png", "jpg"):
+        done = subprocess.run([sys.executable, "-m", "imgconv", "filter", "-", "-k", "gaussian:sigma=2", "-o", "-",
+                               "--format", fmt], input=data, capture_output=True, check=True)
+        from imgconv.settings import LOAD_MS
 
-    pixels = photos["coffee.png"].pixels
-    samples = pixels if dtype == np.float32 else np.rint(pixels * np.iinfo(dtype).max).astype(dtype)
-    for name, options in _tiff_layouts(samples).items():
-        path = tmp_path / "t.tif"
-        planar = options.get("planarconfig") == "separate"  # tifffile takes planes first then
-        tifffile.imwrite(path, np.moveaxis(samples, -1, 0) if planar else samples, **options)
-        with open_input(path) as source:
-            assert source.layout.streamed, name
-            assert source.layout.held_bytes < samples.nbytes / 2, name
-            rows = [source.pixels(a, min(a + 37, len(samples))) for a in range(0, len(samples), 37)]
-        assert np.array_equal(np.concatenate(rows), read_image(path).pixels), name
-
-
-@pytest.mark.parametrize("compression", ["tiff_lzw", "packbits"])
-def test_lzw_and_packbits_tiffs_give_read_images_rows(photos, tmp_path, compression):
-    """Streamed where tifffile decodes them (PackBits always, LZW with imagecodecs), else decoded
-    whole by Pillow, to 8-bit samples."""
-    from tifffile import TIFF
-
-    path = tmp_path / "c.tif"
-    Image.fromarray(np.rint(photos["coffee.png"].pixels * 255).astype(np.uint8)).save(path, compression=compression)
-    with open_input(path) as source:
-        assert source.layout.streamed == ({"tiff_lzw": 5, "packbits": 32773}[compression] in TIFF.DECOMPRESSORS)
-        rows = source.pixels(0, 400)
-    assert np.array_equal(rows, read_image(path).pixels)
-
-
-def test_npy_is_memory_mapped_and_converted_by_rows(tmp_path):
-    path = tmp_path / "big.npy"
-    values = np.random.default_rng(1).random((300, 200, 2))
-    np.save(path, values)
-    with open_input(path) as source:
-        assert isinstance(source.load().pixels, np.memmap) and source.layout.streamed
-        assert np.array_equal(source.pixels(100, 110), read_image(path).pixels[100:110])
-        assert source.has_alpha
-
-
-def test_pillow_formats_are_decoded_to_samples_not_floats():
-    with open_input(SAMPLES / "astronaut16.png") as source:
-        assert not source.layout.streamed and source.layout.itemsize == 2
-        assert source.load().pixels.dtype == np.uint16
-        assert source.layout.held_bytes == source.load().pixels.nbytes
-
-
-# --------------------------------------------------------------------------- sinks
-
-
-def _idat(data):
-    pos, out = 8, b""
-    while pos < len(data):
-        (n,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
-        out += data[pos + 8:pos + 8 + n] if kind == b"IDAT" else b""
-        pos += 12 + n
-    return out
-
-
-@pytest.mark.parametrize("depth", [8, 16])
-@pytest.mark.parametrize("channels", [1, 2, 3, 4])
-def test_png_writer_deflates_pieces_in_parallel_into_one_valid_stream(photos, monkeypatch, depth, channels):
-    from imgconv.imageio import png16
-
-    monkeypatch.setattr(png16, "PIECE_BYTES", 20_000)  # many pieces
-    pixels = photos["coffee.png"].pixels
-    planes = np.dstack([pixels, pixels[..., :1]])[..., :channels]
-    planes = planes[..., 0] if channels == 1 else planes
-    samples = np.rint(planes * (255 if depth == 8 else 65535)).astype(np.uint8 if depth == 8 else np.uint16)
-    sizes = {}
-    for threads in (1, 3):
-        buffer = io.BytesIO()
-        with PngWriter(buffer, samples.shape[1], samples.shape[0], channels, depth, threads=threads) as png:
-            for a in range(0, len(samples), 29):
-                png.write(samples[a:a + 29])
-        data = buffer.getvalue()
-        raw = zlib.decompress(_idat(data))  # one zlib stream, its Adler-32 checked
-        assert len(raw) == samples.shape[0] * (1 + samples[0].size * samples.itemsize)
-        back = read_image(data)
-        assert np.array_equal(back.pixels, scale(samples)), threads
-        assert Image.open(io.BytesIO(data)).size == (samples.shape[1], samples.shape[0])
-        sizes[threads] = len(data)
-    assert sizes[3] < sizes[1] * 1.02  # each piece primed with the 32 KiB before it
-
-
-def scale(samples):
-    return samples.astype(np.float32) / np.float32(255 if samples.dtype == np.uint8 else 65535)
-
-
-def test_tiff_sink_writes_bigtiff_when_large(tmp_path, monkeypatch):
-    import tifffile
-
-    from imgconv.imageio.writing import resolve_target
-
-    samples = np.arange(60 * 7 * 3, dtype=np.uint16).reshape(60, 7, 3)
-    for limit, big in ((sinks.BIGTIFF_BYTES, False), (100, True)):
-        monkeypatch.setattr(sinks, "BIGTIFF_BYTES", limit)
-        path = tmp_path / f"{big}.tif"
-        sinks.write_strips(resolve_target(path, 3), samples.shape, np.uint16, iter(np.split(samples, [8, 16, 24, 32, 40, 48, 56])),
-                           rows=8)
-        with tifffile.TiffFile(path) as tif:
-            assert tif.is_bigtiff == big and tif.pages[0].rowsperstrip == 8
-            assert np.array_equal(tif.asarray(), samples)
-
-
-def test_npy_sink_writes_numpys_header(tmp_path):
-    from imgconv.imageio.writing import resolve_target
-
-    samples = np.random.default_rng(0).random((9, 4, 3)).astype(np.float32)
-    buffer = io.BytesIO()
-    np.save(buffer, samples)
-    sinks.write_strips(resolve_target(tmp_path / "s.npy", 3), samples.shape, np.float32, iter([samples[:5], samples[5:]]),
-                       rows=5)
-    assert (tmp_path / "s.npy").read_bytes() == buffer.getvalue()
-
-
-# --------------------------------------------------------------------------- budget and limits
-
-
-def test_sizes_parse_and_format():
-    assert budget.parse_size("500M") == 500 * 2**20 and budget.parse_size("2GiB") == 2 * 2**30
-    assert budget.parse_size(" 64kb ") == 65536 and budget.parse_size("123") == 123
-    for bad in ("", "lots", "-1G", "0", "nanM", "infG"):
-        with pytest.raises(ImgconvError, match="--max-memory"):
-            budget.parse_size(bad)
-    assert budget.format_size(1536 * 2**20) == "1.5 GiB"
-    assert 0 < budget.default_budget(2) < budget.default_budget(1) <= budget.available_memory()
-
-
-def test_strip_height_follows_the_budget(photos):
-    chain = Chain(ArrayRows(photos["coffee.png"]), CHAIN)
-    costs = [chain.strip_bytes(rows) for rows in (1, 10, 100, 400)]
-    assert costs == sorted(costs) and costs[-1] > 50 * costs[0] / 10
-    rows = budget.strip_rows(chain.strip_bytes, 1, 400, costs[2])
-    assert 90 <= rows <= 100
-
-
-def test_options_the_strips_do_not_implement_go_whole():
-    extended = dataclasses.make_dataclass("Extended", [("alpha", str, "auto"), ("linear", bool, False)],
-                                          bases=(FilterOptions,), frozen=True)
-    assert streams(FilterOptions(scale=3, channels="gray"), has_alpha=True)
-    assert streams(extended(), has_alpha=False)
-    assert not streams(extended(), has_alpha=True)  # a default alpha policy may differ
-    assert not streams(extended(linear=True), has_alpha=False)
-
-
-def run_cli(*args, stdin=None, timeout=120):
-    """The CLI in a real process: (exit code, stderr, seconds, peak RSS in MiB of that process)."""
-    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking (pytest) process
-    probe = ("import sys\nfrom imgconv.cli import run\ntry:\n    run(sys.argv[1:])\nfinally:\n"
-             "    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
-             "    sys.stderr.write('@rss %s\\n' % hwm)\n")
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", probe, *map(str, args)], stdin=stdin, capture_output=True,
-                          timeout=timeout)
-    err = done.stderr.decode()
-    rss = int(err.rsplit("@rss ", 1)[1]) / 1024
-    return done.returncode, err.rsplit("@rss ", 1)[0], time.perf_counter() - start, rss
-
-
-@pytest.fixture(scope="session")
-def zeros_png_11585(tmp_path_factory):
-    """A real 16-bit RGBA PNG of 11585 x 11585 zeros (just under the default --max-pixels): 1 MB."""
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    path = tmp_path_factory.mktemp("bomb") / "zeros.png"
-    side = 11585
-    deflate = zlib.compressobj(9)
-    rows = bytes((1 + side * 8) * 512)  # 512 rows: filter byte 0, then zeros
-    idat = b"".join(deflate.compress(rows[:(1 + side * 8) * min(512, side - a)]) for a in range(0, side, 512))
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 16, 6, 0, 0, 0))
-                     + chunk(b"IDAT", idat + deflate.flush()) + chunk(b"IEND", b""))
-    assert path.stat().st_size < 1_500_000
-    return path
-
-
-@pytest.mark.slow
-def test_an_image_too_large_for_the_budget_is_refused_from_its_header(zeros_png_11585, tmp_path):
-    code, err, seconds, rss = run_cli("filter", zeros_png_11585, "-k", "sobel", "-o", tmp_path / "out.png",
-                                      "--max-memory", "1G")
-    assert code == 2 and err.count("\n") == 1, err
-    assert err.startswith("imgconv: error: ") and "zeros.png: needs about" in err and "GiB" in err
-    assert seconds < 10 and rss < 200, (seconds, rss)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_endless_stdin_stops_with_one_line():
-    with open("/dev/zero", "rb") as zero:
-        code, err, seconds, rss = run_cli("filter", "-", "-k", "sobel", "-o", "-", "--format", "png", stdin=zero)
-    assert code == 2 and err.count("\n") == 1 and "-: not a recognised image format" in err, err
-    assert seconds < 20 and rss < 250, (seconds, rss)
-
-
-def test_stdin_longer_than_its_header_allows_is_cut(tmp_path):
-    header = io.BytesIO()
-    Image.new("RGB", (64, 48)).save(header, "PNG")
-    endless = tmp_path / "png-then-zeros"
-    with open(endless, "wb") as fp:
-        fp.write(header.getvalue())  # a small PNG, then 200 MiB of zeros
-        fp.truncate(200 * 2**20)
-    with open(endless, "rb") as stdin:
-        code, err, seconds, rss = run_cli("filter", "-", "-k", "sobel", "-o", "-", "--format", "png", stdin=stdin)
-    assert code == 2 and "-: standard input is longer than 64.0 MiB" in err and err.count("\n") == 1, err
-    assert rss < 250, rss
-
-
-def test_max_memory_on_the_command_line(cli, tmp_path):
-    code, _, err = cli("filter", SAMPLES / "coffee.png", "-k", "blur", "-o", tmp_path / "o.png", "--max-memory", "lots")
-    assert code == 2 and err.strip() == "imgconv: error: --max-memory: 'lots' is not a size (e.g. 500M, 2G, or bytes)"
-    code, _, err = cli("filter", SAMPLES / "coffee.png", "-k", "blur", "-o", tmp_path / "o.png", "--max-memory", "1M")
-    assert code == 2 and "coffee.png: needs about" in err and not (tmp_path / "o.png").exists()
-    code, _, err = cli("filter", SAMPLES / "coffee.png", "-k", "blur", "-o", tmp_path / "o.png", "--max-memory", "64M")
-    assert code == 0, err
-
-
-def test_a_large_tiff_streams_in_bounded_memory(tmp_path):
-    """A 6000 x 6000 RGB TIFF (108 MB of samples, 430 MB as float32) filtered and written as TIFF
-    in a working set a fraction of one float copy."""
-    import tifffile
-
-    src = tmp_path / "big.tif"
-    tile = np.rint(read_image(SAMPLES / "coffee.png").pixels * 255).astype(np.uint8)
-    samples = np.tile(tile, (15, 10, 1))
-    tifffile.imwrite(src, samples, photometric="rgb")
-    del samples
-    code, err, seconds, rss = run_cli("filter", src, "-k", "gaussian:sigma=2", "-o", tmp_path / "out.tif")
-    assert code == 0, err
-    assert rss < 300, rss
-    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
-        assert tif.pages[0].shape == (6000, 6000, 3)
-        middle = tif.pages[0].asarray()[2990:3010]
-    assert middle.std() > 1  # a picture, not zeros
-
-
-def test_fast_transform_lengths_are_scipys_without_importing_it():
-    from scipy.fft import next_fast_len as scipys
-
-    from imgconv.engine.fft import next_fast_len
-
-    assert all(next_fast_len(n) == scipys(n, real=True) for n in range(1, 20_000))
+        with use(load_ms=LOAD_MS):
+            _whole_path(monkeypatch, FilterTask(kernels=("gaussian:sigma=2",)),
+                        _job(SAMPLES / "chelsea_rgba.png", tmp_path / f"want.{fmt}"))
+        assert np.array_equal(read_image(done.stdout).pixels, read_image(tmp_path / f"want.{fmt}").pixels), fmt
+        assert (b"composited" in done.stderr) == (fmt == "jpg")

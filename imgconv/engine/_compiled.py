@@ -27,3 +27,11 @@ def loops():
     module = importlib.import_module("imgconv.engine._loops")
     module.set_threads(current().threads)
     return module
+
+
+def loops3d():
+    """The compiled loops for volumes, :mod:`imgconv.engine._loops3d` (imports numba on first
+    call), with its thread count set to the current settings' share."""
+    module = importlib.import_module("imgconv.engine._loops3d")
+    module.set_threads(current().threads)
+    return module

@@ -73,12 +73,46 @@ def pad(planes, before, after, mode, cval=0.0, dtype=None):
     return out
 
 
-def pad_interleaved(image, before, after, mode, cval=0.0, dtype=None):
-    """:func:`pad` for an H x W x C image, keeping the channels interleaved (no transposed copy)."""
-    H, W, C = image.shape
-    out = np.empty((H + before[0] + after[0], W + before[1] + after[1], C), dtype or image.dtype)
-    _fill_padded(np.moveaxis(out, -1, 0), np.moveaxis(image, -1, 0), before, after, mode, cval)
-    return out
+def gather_block(image, rows, cols, cval=0.0):
+    """The block of the mode-extended H x W x C ``image`` at padded positions ``rows`` x ``cols``.
+
+    ``rows`` and ``cols`` are runs of :func:`source_index` (``-1`` = ``cval``).  A run that
+    is a plain range of the image is a slice (no copy); otherwise only the block is gathered,
+    never the whole padded image: a 1 x 100000 picture under a 4097-tall kernel pads to
+    4097 x 100000, its blocks to 4097 x a tile's width.
+
+    Examples
+    --------
+    >>> img = np.arange(6, dtype=np.float32).reshape(2, 3, 1)
+    >>> gather_block(img, source_index(2, 1, 0, "reflect")[:2], np.arange(3))[..., 0]
+    array([[0., 1., 2.],
+           [0., 1., 2.]], dtype=float32)
+    >>> gather_block(img, np.arange(2), source_index(3, 1, 0, "constant")[:3], cval=9)[..., 0]
+    array([[9., 0., 1.],
+           [9., 3., 4.]], dtype=float32)
+    """
+    block = image
+    for axis, index in ((1, cols), (0, rows)):  # columns first: a long row is never copied whole
+        run = _as_run(index)
+        if run is not None:
+            block = block[(slice(None),) * axis + (run,)]
+            continue
+        inside = index[index >= 0]
+        low, high = (int(inside.min()), int(inside.max()) + 1) if inside.size else (0, 1)
+        span = block[(slice(None),) * axis + (slice(low, high),)]
+        block = span.take(np.where(index >= 0, index - low, 0), axis=axis)
+        if inside.size < index.size:
+            block[(slice(None),) * axis + (index < 0,)] = cval
+    return block
+
+
+def _as_run(index):
+    """``slice(a, b)`` when ``index`` is ``a, a + 1, ..., b - 1`` (inside the image), else None."""
+    start = int(index[0])
+    if start >= 0 and int(index[-1]) - start == len(index) - 1 and np.array_equal(
+            index, np.arange(start, start + len(index))):
+        return slice(start, start + len(index))
+    return None
 
 
 def _fill_padded(out, planes, before, after, mode, cval):
@@ -104,35 +138,43 @@ def _fill_padded(out, planes, before, after, mode, cval):
         out[..., top + h:, :] = out[..., rows[top + h:] + top, :]
 
 
-def interleaved_operands(image, kernel_shape, anchor, mode, halo=None):
+def interleaved_operands(image, kernel_shape, anchor, mode, rows=None):
     """What the compiled loops take: the (H, W, C) image as (H, W*C) interleaved rows, the row
     and column index maps of the border (``-1`` = cval), and an empty output.
 
-    ``halo=(above, below)``: the image is a band of rows of a larger one with ``above`` and
-    ``below`` rows of context (:func:`band_rows`); the output then has only the band's rows."""
+    ``rows``: the row map of a band of a larger image (:mod:`imgconv.engine.rows`): for each
+    row of the band extended by the kernel's reach, the row of ``image`` it is (``-1``: cval);
+    the output then has ``len(rows) - h + 1`` rows. Default: ``image`` is the whole image."""
     H, W, C = image.shape
     h, w = kernel_shape
     src = np.ascontiguousarray(image, dtype=np.float32).reshape(H, W * C)
-    rows = source_index(H, anchor[0], h - 1 - anchor[0], mode) if halo is None else band_rows(H, h, anchor, halo)
+    if rows is None:
+        rows = source_index(H, anchor[0], h - 1 - anchor[0], mode)
     cols = source_index(W, anchor[1], w - 1 - anchor[1], mode)
     return src, rows, cols, np.empty((len(rows) - h + 1, W * C), np.float32)
 
 
-def band_rows(H, h, anchor, halo):
-    """The row map of a band: ``H`` rows holding ``halo = (above, below)`` rows around the band.
+def mapped_rows(image, rows, above):
+    """For SciPy's filters, which extend an array themselves: ``(block, first)``, the rows of
+    ``image`` that the row map ``rows`` names, without the ``-1`` (cval) rows at its ends, and
+    the row of that block where the output's first row lies (``above``: the kernel's reach up).
 
-    Rows the kernel reaches beyond the context given are ``-1`` (cval): only ``constant`` mode
-    leaves them out (the others give every row of the halo, extended at the image's border).
+    SciPy's ``constant`` mode then supplies cval past the block, where the image ends; in the
+    other modes the map extends the block by the full reach, so its own edges are never used.
 
     Examples
     --------
-    >>> band_rows(6, 3, (1, 1), (1, 1)), band_rows(5, 3, (1, 1), (0, 1))
-    (array([0, 1, 2, 3, 4, 5]), array([-1,  0,  1,  2,  3,  4]))
+    >>> img = np.arange(3, dtype=np.float32)[:, None, None]
+    >>> block, first = mapped_rows(img, np.array([-1, 0, 1, 2, -1]), above=1)
+    >>> block[:, 0, 0].tolist(), first
+    ([0.0, 1.0, 2.0], 0)
+    >>> mapped_rows(img, np.array([1, 0, 0, 1]), above=2)[0][:, 0, 0].tolist()
+    [1.0, 0.0, 0.0, 1.0]
     """
-    above, below = halo
-    rows = np.arange(-anchor[0], H - above - below + h - 1 - anchor[0]) + above
-    rows[(rows < 0) | (rows >= H)] = -1
-    return rows
+    inside = np.flatnonzero(rows >= 0)
+    lead, middle = int(inside[0]), rows[inside[0]:inside[-1] + 1]
+    run = _as_run(middle)
+    return (image[run] if run is not None else image.take(middle, axis=0)), above - lead
 
 
 def row_blocks(H):

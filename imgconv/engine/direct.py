@@ -7,15 +7,15 @@ does the same arithmetic in C, one channel at a time.
 import numpy as np
 
 from imgconv.engine import _compiled
-from imgconv.engine.boundary import interleaved_operands, row_blocks
+from imgconv.engine.boundary import interleaved_operands, mapped_rows, row_blocks
 
 
-def correlate_direct(image, kernel, anchor, mode, cval, compiled=None, halo=None):
+def correlate_direct(image, kernel, anchor, mode, cval, compiled=None, rows=None):
     """Correlate ``image`` (H, W, C) float32 with ``kernel`` (h, w) anchored at ``anchor``.
 
-    ``compiled`` chooses the numba loops (default: when available) or SciPy. ``halo=(above,
-    below)``: the image is a band of rows with that many rows of context on each side (see
-    :mod:`imgconv.engine.rows`); only the band's rows are returned, computed as in the whole image.
+    ``compiled`` chooses the numba loops (default: when available) or SciPy. ``rows``: the row
+    map of a band (see :mod:`imgconv.engine.rows`): only the band's rows are returned, computed
+    as in the whole image.
 
     Examples
     --------
@@ -29,7 +29,7 @@ def correlate_direct(image, kernel, anchor, mode, cval, compiled=None, halo=None
         compiled = _compiled.enabled()
     if compiled:
         loops = _compiled.loops()
-        src, rows, cols, out = interleaved_operands(image, (h, w), anchor, mode, halo)
+        src, rows, cols, out = interleaved_operands(image, (h, w), anchor, mode, rows)
         tap_rows, tap_cols = np.nonzero(kernel)
         if tap_rows.size == 0:  # an all-zero kernel: skip nothing, the result is zero
             tap_rows, tap_cols = np.zeros(1, np.intp), np.zeros(1, np.intp)
@@ -39,9 +39,12 @@ def correlate_direct(image, kernel, anchor, mode, cval, compiled=None, halo=None
         return out.reshape(-1, W, C)
     from scipy import ndimage
 
+    first, n = 0, H
+    if rows is not None:
+        (image, first), n = mapped_rows(image, rows, anchor[0]), len(rows) - h + 1
     origin = (anchor[0] - h // 2, anchor[1] - w // 2)
-    out = np.empty((H, W, C), np.float32)
+    out = np.empty(image.shape, np.float32)
     for c in range(C):
         ndimage.correlate(image[..., c], kernel, output=out[..., c], mode=mode, cval=cval, origin=origin)
-    return out if halo is None else out[halo[0]:H - halo[1]]
+    return out[first:first + n]
 

@@ -1,15 +1,19 @@
 """The FFT method: correlation by the convolution theorem, in overlap-save tiles.
 
-The image is extended by the boundary mode (as much as the kernel reaches), cut
-into tiles whose transform length is a fast length (``scipy.fft.next_fast_len``),
-and each tile is multiplied by the kernel's spectrum (computed once). Tiles keep
-memory bounded (the image, the output and one extended tile per thread) and caches warm.
+The image is cut into tiles whose transform length is a fast length
+(``scipy.fft.next_fast_len``); each tile's block, extended by the boundary mode as
+far as the kernel reaches, is gathered on its own (the padded image is never built:
+for a 1 x 100000 picture under a 4097-tall kernel it would be 4097 x 100000) and
+multiplied by the kernel's spectrum (computed once).  A band of rows with its halo
+(:mod:`imgconv.engine.rows`) runs on the whole image's tiles.  Tiles keep memory bounded
+(the output plus one block and its transform per thread, a block at most
+``MAX_TILE_POINTS`` transform points unless the kernel itself needs more) and caches warm.
 Transforms run in float32 when the kernel is small in absolute sum (error well
 under 1e-5 on [0, 1] data), otherwise in float64.
 """
 import numpy as np
 
-from imgconv.engine.boundary import source_index
+from imgconv.engine.boundary import gather_block, source_index
 from imgconv.settings import current
 
 #: candidate tile sides (output pixels); the planner picks the cheapest. Measured
@@ -18,6 +22,14 @@ from imgconv.settings import current
 TILE_SIDES = (256, 384, 512, 768)
 #: per-tile overhead, in n log2 n units (Python dispatch, copies, small-transform setup)
 TILE_OVERHEAD = 4e5
+#: largest tile transform (points) unless the kernel needs more: 2**24 points are 128 MiB of
+#: float64 block and as much of spectrum per thread (a whole 11585 x 11585 picture under a
+#: 4097 x 4097 kernel would be 2 GiB each); the measured-fastest plans stay below it
+MAX_TILE_POINTS = 2**24
+#: images of more pixels get no tile spanning their whole height, so that strips of whole tiles
+#: can stream them (:mod:`imgconv.stream`; measured: a few per cent more transform work on a 4K
+#: picture); smaller ones gain nothing from streaming and keep the cheapest plan
+WHOLE_HEIGHT_PIXELS = 2**20
 
 
 def fft_shape(n_out, k):
@@ -58,12 +70,14 @@ def tile_plan(shape, kshape):
         opts = {min(n, t) for t in TILE_SIDES} | {min(n, m * k) for m in (1, 2, 4)} | ({n} if whole else set())
         return [(t, fft_shape(t, k), -(-n // t)) for t in sorted(opts)]
 
+    rows, cols = axis_options(H, h, whole=H * W <= WHOLE_HEIGHT_PIXELS), axis_options(W, w, whole=True)
+    smallest = rows[0][1] * cols[0][1]
     best = None
-    # tiles never span a tall image's whole height: strips of whole tiles can then stream it
-    # (imgconv.stream), at a cost of a few per cent more overlap
-    for ty, ny, nty in axis_options(H, h, whole=False):
-        for tx, nx, ntx in axis_options(W, w, whole=True):
+    for ty, ny, nty in rows:
+        for tx, nx, ntx in cols:
             size = ny * nx
+            if size > max(MAX_TILE_POINTS, 2 * smallest):
+                continue
             # transforms beyond ~0.5 Mpx leave the caches: measured 0.6 -> 0.85 ns/unit at 1 Mpx
             cache = 1 + 0.25 * np.log2(max(1.0, size / 2**19))
             work = nty * ntx * (size * np.log2(max(size, 2)) * cache + TILE_OVERHEAD)
@@ -72,13 +86,14 @@ def tile_plan(shape, kshape):
     return best
 
 
-def correlate_fft(image, kernel, anchor, mode, cval, tile=None, halo=None):
+def correlate_fft(image, kernel, anchor, mode, cval, tile=None, rows=None):
     """Correlate ``image`` (H, W, C) with ``kernel`` (h, w) anchored at ``anchor``, via FFT.
 
-    ``halo=(above, below)``: the image is a band of rows with that many rows of context on each
-    side (see :mod:`imgconv.engine.rows`); only the band's rows are returned. A band starting on
-    a tile boundary of the whole image, with the whole image's ``tile`` plan, gets the very
-    tiles (and so the very values) of the whole-image result.
+    ``rows``: the row map of a band (see :mod:`imgconv.engine.rows`): for each row of the band
+    extended by the kernel's reach, the row of ``image`` it is (-1: cval); only the band's rows
+    are returned. A band starting on a tile boundary of the whole image, with the whole image's
+    ``tile`` plan, gets the very tiles (and so the very values) of the whole-image result; each
+    tile's block is gathered alone, so a band never holds its rows extended whole.
 
     Examples
     --------
@@ -91,10 +106,8 @@ def correlate_fft(image, kernel, anchor, mode, cval, tile=None, halo=None):
     """
     H, W, C = image.shape
     h, w = kernel.shape
-    above, below = anchor[0], h - 1 - anchor[0]
-    if halo is not None:  # only the reach past the context given is extended (constant mode)
-        above, below = above - halo[0], below - halo[1]
-    rows = source_index(H, above, below, mode)  # of each row and column of the extended image
+    if rows is None:  # of each row and column of the extended image: the image's own (-1: cval)
+        rows = source_index(H, anchor[0], h - 1 - anchor[0], mode)
     cols = source_index(W, anchor[1], w - 1 - anchor[1], mode)
     out_rows = len(rows) - h + 1
     tile = tile or tile_plan((out_rows, W), (h, w))
@@ -107,14 +120,19 @@ def correlate_fft(image, kernel, anchor, mode, cval, tile=None, halo=None):
     def one_tile(origin):
         y0, x0 = origin
         oy, ox = min(ty, out_rows - y0), min(tx, W - x0)
-        block = _extended_block(image, rows[y0:y0 + oy + h - 1], cols[x0:x0 + ox + w - 1], cval, ctype)
+        block = gather_block(image, rows[y0:y0 + oy + h - 1], cols[x0:x0 + ox + w - 1], cval)
         sfft = sfft_module()
-        prod = sfft.rfft2(block, s=(ny, nx), axes=(0, 1))  # channels stay interleaved: no transposed copies
+        prod = sfft.rfft2(block.astype(ctype, copy=False), s=(ny, nx), axes=(0, 1))  # channels interleaved
         prod *= spectrum
         res = sfft.irfft2(prod, s=(ny, nx), axes=(0, 1), overwrite_x=True)
         out[y0:y0 + oy, x0:x0 + ox] = res[h - 1:h - 1 + oy, w - 1:w - 1 + ox]
 
-    origins = [(y0, x0) for y0 in range(0, out_rows, ty) for x0 in range(0, W, tx)]
+    run_tiles(one_tile, [(y0, x0) for y0 in range(0, out_rows, ty) for x0 in range(0, W, tx)])
+    return out
+
+
+def run_tiles(one_tile, origins):
+    """Call ``one_tile(origin)`` for every origin, on the current settings' threads."""
     threads = min(current().threads, len(origins))
     if threads == 1:
         for origin in origins:
@@ -124,7 +142,6 @@ def correlate_fft(image, kernel, anchor, mode, cval, tile=None, halo=None):
 
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(one_tile, origins))
-    return out
 
 
 def sfft_module():
@@ -132,18 +149,3 @@ def sfft_module():
     from scipy import fft
 
     return fft
-
-
-def _extended_block(image, rows, cols, cval, dtype):
-    """One tile's input: the image's ``rows`` and ``cols`` (from ``source_index``: -1 is cval) in
-    ``dtype``; a view of the image where they are a plain range, so that no padded copy of the
-    whole image is ever made (peak memory: the image, the output and a tile per thread)."""
-    r0, c0 = rows[0], cols[0]
-    if r0 >= 0 and c0 >= 0 and rows[-1] - r0 == len(rows) - 1 and cols[-1] - c0 == len(cols) - 1 \
-            and (np.diff(rows) == 1).all() and (np.diff(cols) == 1).all():
-        block = image[r0:rows[-1] + 1, c0:cols[-1] + 1]
-        return block if block.dtype == dtype else block.astype(dtype)
-    block = image[np.ix_(np.maximum(rows, 0), np.maximum(cols, 0))].astype(dtype, copy=False)
-    block[rows < 0] = cval
-    block[:, cols < 0] = cval
-    return block

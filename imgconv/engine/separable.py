@@ -8,7 +8,7 @@ could cause stays below 1e-7 of the kernel's absolute sum.
 import numpy as np
 
 from imgconv.engine import _compiled
-from imgconv.engine.boundary import interleaved_operands, row_blocks
+from imgconv.engine.boundary import interleaved_operands, mapped_rows, row_blocks
 
 
 def low_rank_factors(kernel, rtol=1e-7):
@@ -34,11 +34,11 @@ def low_rank_factors(kernel, rtol=1e-7):
     return (u[:, :rank] * root).T.copy(), (vt[:rank] * root[:, None]).copy()
 
 
-def correlate_separable(image, factors, anchor, mode, cval, compiled=None, halo=None):
+def correlate_separable(image, factors, anchor, mode, cval, compiled=None, rows=None):
     """Correlate ``image`` (H, W, C) with ``sum_r outer(col[r], row[r])`` anchored at ``anchor``.
 
-    ``compiled`` chooses the numba loops (default: when available) or SciPy; ``halo`` as for
-    :func:`imgconv.engine.direct.correlate_direct` (a band of rows and its context).
+    ``compiled`` chooses the numba loops (default: when available) or SciPy; ``rows`` as for
+    :func:`imgconv.engine.direct.correlate_direct` (the row map of a band).
     """
     cols_f, rows_f = factors
     H, W, C = image.shape
@@ -47,12 +47,14 @@ def correlate_separable(image, factors, anchor, mode, cval, compiled=None, halo=
         compiled = _compiled.enabled()
     if compiled:
         loops = _compiled.loops()
-        src, rows, cols, out = interleaved_operands(image, (h, w), anchor, mode, halo)
+        src, rows, cols, out = interleaved_operands(image, (h, w), anchor, mode, rows)
         loops.correlate_lowrank(src, cols_f.astype(np.float32), rows_f.astype(np.float32), rows, cols,
                                 anchor[1], C, np.float32(cval), row_blocks(out.shape[0]), out)
         return out.reshape(-1, W, C)
-    out = _correlate_separable_scipy(image, cols_f, rows_f, anchor, mode, cval)
-    return out if halo is None else out[halo[0]:H - halo[1]]
+    if rows is None:
+        return _correlate_separable_scipy(image, cols_f, rows_f, anchor, mode, cval)
+    block, first = mapped_rows(image, rows, anchor[0])
+    return _correlate_separable_scipy(block, cols_f, rows_f, anchor, mode, cval)[first:first + len(rows) - h + 1]
 
 
 def _correlate_separable_scipy(image, cols_f, rows_f, anchor, mode, cval):

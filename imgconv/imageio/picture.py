@@ -123,14 +123,16 @@ def to_integer(pixels, maxval):
 def scale_integers(samples):
     """float32 pixels for bool, uint8 or uint16 samples (divided by 1, 255 or 65535), else None.
 
+    Either byte order: big-endian samples (``>u2``, from a ``.npy`` or a TIFF) count the same.
+
     Examples
     --------
     >>> import numpy as np
-    >>> scale_integers(np.array([65535], np.uint16))
-    array([1.], dtype=float32)
+    >>> scale_integers(np.array([65535], np.uint16)), scale_integers(np.array([65535], ">u2"))
+    (array([1.], dtype=float32), array([1.], dtype=float32))
     """
     divisor = {np.dtype(np.bool_): 1, np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(
-        samples.dtype)
+        samples.dtype.newbyteorder("="))
     if divisor is None:
         return None
     values = samples.astype(np.float32)
@@ -143,8 +145,9 @@ def native_samples(samples, label=None):
     """Return ``(samples, depth)``: decoded samples as imgconv keeps them, and their depth.
 
     bool and uint8 are kept (depth 8), uint16 too (depth 16), floats too (depth 32), all in
-    native byte order.  Other integers (a 32-bit TIFF, ...) become uint16 when every value
-    lies in 0..65535 and are refused otherwise.
+    native byte order.  Signed 8-bit samples become uint8 when none is negative; other
+    integers (a 32-bit TIFF, ...) become uint16 when every value lies in 0..65535.  Negative
+    values, and larger ones, are refused (never wrapped or misread).
 
     Raises
     ------
@@ -166,6 +169,10 @@ def native_samples(samples, label=None):
     if not np.issubdtype(samples.dtype, np.integer):
         raise ImageReadError(f"unsupported sample type {samples.dtype}", label)
     low, high = (int(samples.min()), int(samples.max())) if samples.size else (0, 0)
+    if samples.dtype == np.int8:
+        if low < 0:
+            raise ImageReadError(f"signed 8-bit pixels ({low}..{high}) below 0 are not supported", label)
+        return samples.astype(np.uint8), 8
     if low < 0 or high > 65535:
         raise ImageReadError(f"{samples.dtype.itemsize * 8}-bit integer pixels ({low}..{high}) "
                              "outside 0..65535 are not supported", label)
@@ -175,9 +182,11 @@ def native_samples(samples, label=None):
 def pixels_from_samples(samples, label=None):
     """Return ``(float32 pixels, depth)`` for decoded samples of any real dtype.
 
-    The samples are first made :func:`native_samples`; bool, uint8 and uint16 are then divided
-    by 1, 255 or 65535 and floats kept as they are (element by element: a strip of rows
-    converts exactly as the whole image).
+    The samples are first made :func:`native_samples` (either byte order; signed 8-bit samples
+    are 8-bit values when none is negative; other integers 16-bit when every value lies in
+    0..65535, refused otherwise: never wrapped or misread); bool, uint8 and uint16 are then
+    divided by 1, 255 or 65535 and floats kept as they are (element by element: a strip of
+    rows converts exactly as the whole image).
 
     Raises
     ------
@@ -189,6 +198,8 @@ def pixels_from_samples(samples, label=None):
     >>> import numpy as np
     >>> pixels_from_samples(np.array([[0, 65535]], np.int32))
     (array([[0., 1.]], dtype=float32), 16)
+    >>> pixels_from_samples(np.array([[0, 51]], np.int8))
+    (array([[0. , 0.2]], dtype=float32), 8)
     """
     samples, depth = native_samples(samples, label)
     scaled = scale_integers(samples)

@@ -149,12 +149,12 @@ def read_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
 
 def read_samples(source, *, max_pixels=DEFAULT_MAX_PIXELS, mmap=False):
     """:func:`read_image` without the conversion to float: the Picture's ``pixels`` are the
-    decoded samples (bool, uint8, uint16 or float; oriented, contiguous), its ``depth`` theirs.
+    decoded samples (bool, uint8, uint16 or float; oriented), its ``depth`` theirs.
 
     :func:`~imgconv.imageio.picture.pixels_from_samples` of any rows of them gives those rows
     of :func:`read_image`'s pixels, so a strip pipeline keeps one integer copy, not a float one.
-    With ``mmap``, a ``.npy`` file is memory-mapped instead (its samples as stored, read as
-    they are used).
+    With ``mmap``, a ``.npy`` file (a path) is memory-mapped instead: its samples as stored
+    (any byte order; bool, uint8, uint16 or float), read as they are used.
 
     Examples
     --------
@@ -164,24 +164,33 @@ def read_samples(source, *, max_pixels=DEFAULT_MAX_PIXELS, mmap=False):
     >>> read_samples(buf.getvalue()).pixels
     array([[51, 51]], dtype=uint8)
     """
+    mapped = mmap and isinstance(source, (str, os.PathLike)) and str(source) != "-"
+
+    def npy(fp, label, max_pixels):
+        return _read_npy(fp, label, max_pixels, mmap=mapped)
+
+    return read_by_kind(source, max_pixels, npy=npy, tiff=_read_tiff, other=_read_with_pillow)
+
+
+def read_by_kind(source, max_pixels, *, npy, tiff, other):
+    """Open ``source`` and call the reader for what its first bytes say, as ``reader(fp, label,
+    max_pixels)``: ``npy``, else ``tiff`` (None from it means not for it), else ``other``."""
     label, fp = _open_source(source, max_pixels)
     with fp:
-        head = fp.read(len(NPY_MAGIC))
-        if not head:
-            raise ImageReadError("empty file (0 bytes)", label)
+        kind = sniff(fp, label)
+        if kind == "npy":
+            return npy(fp, label, max_pixels)
+        if kind == "tiff":
+            result = tiff(fp, label, max_pixels)
+            if result is not None:
+                return result
         fp.seek(0)
-        if head == NPY_MAGIC:
-            return _read_npy(fp, label, max_pixels, mmap and isinstance(source, (str, os.PathLike)))
-        if head[:4] in tiff.SIGNATURES:
-            picture = _read_tiff(fp, label, max_pixels)
-            if picture is not None:
-                return picture
-            fp.seek(0)
-        return _read_with_pillow(fp, label, max_pixels)
+        return other(fp, label, max_pixels)
 
 
-def _open_source(source, max_pixels):
-    """Return ``(label, seekable binary file)`` for any accepted source."""
+def _open_source(source, max_pixels=DEFAULT_MAX_PIXELS):
+    """Return ``(label, seekable binary file)`` for any accepted source (standard input read
+    within the limits of :func:`imgconv.imageio.stdin.read_stdin`)."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return None, io.BytesIO(bytes(source))
     if isinstance(source, str) and source == "-":
@@ -203,6 +212,18 @@ def _open_source(source, max_pixels):
         raise _open_failure(exc, path) from None
 
 
+def sniff(fp, label):
+    """``"npy"``, ``"tiff"`` or None (a format for Pillow) from the first bytes of ``fp``, which is
+    left at its start; an empty file is refused."""
+    head = fp.read(len(NPY_MAGIC))
+    if not head:
+        raise ImageReadError("empty file (0 bytes)", label)
+    fp.seek(0)
+    if head == NPY_MAGIC:
+        return "npy"
+    return "tiff" if head[:4] in tiff.SIGNATURES else None
+
+
 def _open_failure(exc, path):
     """The ImageReadError for an OSError from opening ``path``."""
     if isinstance(exc, FileNotFoundError):
@@ -219,7 +240,8 @@ def _read_npy(fp, label, max_pixels, mmap=False):
                 f".npy array of shape {shape} is not an image (H x W or H x W x C, C <= 4)",
                 label)
         check_size(shape[1], shape[0], max_pixels, label)
-        if dtype not in (np.bool_, np.uint8, np.uint16) and not np.issubdtype(dtype, np.floating):
+        native = dtype.newbyteorder("=")  # either byte order (pixels_from_samples converts)
+        if native not in (np.bool_, np.uint8, np.uint16) and not np.issubdtype(native, np.floating):
             raise ImageReadError(f".npy dtype {dtype} is not supported "
                                  "(use uint8, uint16 or float)", label)
 
@@ -258,17 +280,25 @@ def _read_with_pillow(fp, label, max_pixels):
             str(w.message) for w in caught
             if not issubclass(w.category, Image.DecompressionBombWarning)))
         return picture
-    except ImgconvError:
-        raise
-    except Image.DecompressionBombError as exc:
+    except Exception as exc:  # noqa: BLE001 -- mapped to one message, or raised again
+        raise decoding_failure(exc, label, max_pixels, "image") from None
+
+
+def decoding_failure(exc, label, max_pixels, what):
+    """The exception to raise for ``exc`` from Pillow decoding ``what`` ("image", "frame") of
+    ``label``: an ImageReadError with one clear message, or ``exc`` itself (our own errors, bugs)."""
+    if isinstance(exc, ImgconvError):
+        return exc
+    if isinstance(exc, Image.DecompressionBombError):
         # Pillow refused in Image.open, before our check could run: same message as ours
-        raise pillow_refusal(exc, max_pixels, label) from None
-    except Image.UnidentifiedImageError:
-        raise ImageReadError("not a recognised image format", label) from None
-    except MemoryError:
-        raise ImageReadError("not enough memory to decode the image", label) from None
-    except _DECODE_ERRORS as exc:
-        raise ImageReadError(f"cannot decode image: {exc}", label) from None
+        return pillow_refusal(exc, max_pixels, label)
+    if isinstance(exc, Image.UnidentifiedImageError):
+        return ImageReadError("not a recognised image format", label)
+    if isinstance(exc, MemoryError):
+        return ImageReadError(f"not enough memory to decode the {what}", label)
+    if isinstance(exc, _DECODE_ERRORS):
+        return ImageReadError(f"cannot decode {what}: {exc}", label)
+    return exc
 
 
 def _decode(im, fp, label):
@@ -281,6 +311,11 @@ def _decode(im, fp, label):
         samples, depth = native_samples(samples, label)
         samples = orient(samples, im.getexif().get(0x0112, 1))
     else:
+        if source_format == "TIFF":  # tifffile declined it: would Pillow get it wrong?
+            refusal, note = tiff.pillow_shortfall(im)
+            if refusal:
+                raise ImageReadError(refusal, label)
+            notes += [note] if note else []
         ImageOps.exif_transpose(im, in_place=True)  # loads the image
         samples, depth, converted = _samples_from_mode(im, label)
         if converted and icc:
@@ -305,8 +340,14 @@ def positive_dpi(dpi):
     return tuple(float(v) for v in dpi) if dpi and all(v > 0 for v in dpi) else None
 
 
+def _pixels_from_mode(im, label):
+    """Return ``(float32 pixels, depth, converted_from)`` for a loaded Pillow image."""
+    samples, depth, converted = _samples_from_mode(im, label)
+    return pixels_from_samples(samples, label)[0], depth, converted
+
+
 def _samples_from_mode(im, label):
-    """Return ``(samples, depth, converted_from)`` for a loaded Pillow image."""
+    """Return ``(samples, depth, converted_from)`` for a loaded Pillow image (see :func:`read_samples`)."""
     mode = im.mode
     transparency = im.info.get("transparency") is not None
     converted = None

@@ -2,9 +2,10 @@
 
 An image from ``-`` must be held in memory before it can be decoded, so it is read with a
 cap: once its header has arrived (the first 64 KiB, or up to 16 MiB for a long one) the
-image's size bounds how long the file can be -- ``.npy`` exactly, other formats at twice
-their largest raw size (8 bytes a pixel) plus 64 MiB of metadata, TIFF at the largest
-``max_pixels`` image -- and data that no reader recognises by then is refused at once.
+image's size bounds how long the file can be -- ``.npy`` exactly, other formats at twice their
+largest raw size (8 bytes a pixel, every frame of an APNG or animated WebP, whose headers count
+them) plus 64 MiB of metadata; GIF and TIFF, whose frames or pages are counted only at the end,
+at that of ``max_pixels`` pixels -- and data that no reader recognises by then is refused at once.
 ``imgconv filter - < /dev/zero`` stops after 16 MiB with one line.
 
 Examples
@@ -34,6 +35,8 @@ IDENTIFY_AT = (1 << 16, 1 << 20, 1 << 24)
 METADATA_BYTES = 1 << 26
 #: the most bytes a pixel takes in any format read (16-bit RGBA; float RGBA TIFF: 16, below)
 PIXEL_BYTES = 8
+#: Pillow formats whose frames the header does not count: bounded by ``max_pixels``
+UNCOUNTED_FRAMES = frozenset({"GIF", "FLI", "DCX", "SPIDER", "IM", "PSD"})
 
 
 def read_stdin(stream, *, max_pixels, max_bytes=None):
@@ -82,11 +85,13 @@ def largest_file(prefix, max_pixels):
         return _npy_length(prefix)
     if head[:4] in tiff.SIGNATURES:  # its header may lie anywhere in the file
         return max_pixels * 2 * PIXEL_BYTES + METADATA_BYTES
-    size = _pillow_size(prefix, max_pixels)
-    if size is None:
+    found = _pillow_size(prefix, max_pixels)
+    if found is None:
         return None
-    check_size(*size, max_pixels, "-")
-    return 2 * size[0] * size[1] * PIXEL_BYTES + METADATA_BYTES
+    (width, height), frames = found
+    check_size(width, height, max_pixels, "-")
+    pixels = max_pixels if frames is None else width * height * frames
+    return 2 * pixels * PIXEL_BYTES + METADATA_BYTES
 
 
 def _npy_length(prefix):
@@ -104,7 +109,8 @@ def _npy_length(prefix):
 
 
 def _pillow_size(prefix, max_pixels):
-    """(width, height) from the header, when Pillow recognises the prefix."""
+    """``((width, height), frames)`` from the header, when Pillow recognises the prefix (frames
+None when the header does not count them)."""
     import warnings
 
     from PIL import Image
@@ -115,7 +121,9 @@ def _pillow_size(prefix, max_pixels):
         warnings.simplefilter("ignore")
         try:
             with Image.open(io.BytesIO(prefix)) as im:
-                return im.size
+                if im.format in UNCOUNTED_FRAMES:
+                    return im.size, None
+                return im.size, max(1, int(getattr(im, "n_frames", 1)))
         except Image.DecompressionBombError as exc:
             raise pillow_refusal(exc, max_pixels, "-") from None
         except Exception:  # noqa: BLE001 -- not (yet) recognised: perhaps with more data

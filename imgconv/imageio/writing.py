@@ -9,15 +9,19 @@ writes them by the destination's extension.  Integer formats get
   16-bit grey+alpha TIFF are refused: Pillow, and many viewers, cannot open them.
 * Pillow encodes, except PNG (:mod:`~imgconv.imageio.png16`, imgconv's own writer: Pillow
   has no 16-bit colour mode, and it takes rows as a strip pipeline makes them), TIFF
-  (tifffile) and ``.npy`` (NumPy).  :func:`resolve_target`, :func:`samples_at_depth`,
-  :func:`encode_samples` and :func:`deliver` are the steps of :func:`write_image`, for
-  writers that encode strip by strip (:mod:`imgconv.stream.sinks`).
+  (tifffile) and ``.npy`` (NumPy).  :func:`resolve_target`, :func:`samples_at_depth` and
+  :func:`encode_samples` are the steps of :func:`write_image`, for the writers that encode
+  strip by strip (:mod:`imgconv.stream.sinks`); both publish through
+  :func:`~imgconv.imageio.destination.write_encoded`.
 * Alpha is dropped when writing JPEG and BMP (Pillow, like most readers, ignores
   the alpha of a 32-bit BMP); GIF transparency is Pillow's (one palette entry).
 * Default JPEG/WebP quality is 92 (ImageMagick's default).
 * ICC profiles and DPI of ``like`` are kept where the format stores them (an RGB
-  profile is not put on a grey output, nor the reverse).
-* Files are written atomically (:mod:`~imgconv.imageio.atomic`).
+  profile is not put on a grey output, nor the reverse); a resolution or profile the
+  format cannot hold is dropped with a note, and an image larger than the format holds
+  is refused before encoding (:mod:`~imgconv.imageio.capacity`).
+* Files are written atomically (:mod:`~imgconv.imageio.atomic`); with
+  ``overwrite=False`` an existing file is never replaced, even one created meanwhile.
 
 Examples
 --------
@@ -32,16 +36,14 @@ Examples
 
 from __future__ import annotations
 
-import io
 import os
-import sys
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
 from imgconv.errors import ImageWriteError
-from imgconv.imageio.atomic import guard, write_atomic
+from imgconv.imageio.capacity import check_size, storable_metadata
 from imgconv.imageio.picture import Picture, scale_integers, to_integer
 from imgconv.imageio.png16 import png16_bytes
 from imgconv.imageio.tiff import write_tiff
@@ -65,7 +67,7 @@ _ICC_FORMATS = {"PNG", "JPEG", "TIFF", "WEBP"}
 _DPI_FORMATS = {"PNG", "JPEG", "TIFF", "BMP"}
 
 
-def write_image(dest, array, *, depth=None, like=None, quality=None, format=None):
+def write_image(dest, array, *, depth=None, like=None, quality=None, format=None, overwrite=True, notes=None):
     """Write pixels to an image file atomically (or to standard output).
 
     Parameters
@@ -86,11 +88,18 @@ def write_image(dest, array, *, depth=None, like=None, quality=None, format=None
     format : str, optional
         Output format (``"png"``, ``".tif"``, ``"JPEG"``, ...); default from the
         extension of ``dest``, or ``like.format`` when writing to a stream.
+    overwrite : bool
+        Replace an existing file at ``dest`` (atomically). False: an existing file, even
+        one created by another process while this one was encoding, is left as it is and
+        ImageWriteError ("output exists") is raised.
+    notes : list, optional
+        Receives a note (str) for each piece of metadata the format cannot store (dropped).
 
     Raises
     ------
     ImageWriteError
-        Unknown format, depth the format cannot hold, bad array, or an OS error.
+        Unknown format, depth the format cannot hold, an image larger than the format
+        holds, bad array, an existing file with ``overwrite=False``, or an OS error.
         No partial output is ever left at ``dest``.
 
     Examples
@@ -105,22 +114,22 @@ def write_image(dest, array, *, depth=None, like=None, quality=None, format=None
     if isinstance(array, Picture):
         like = like if like is not None else array
         array = array.pixels
-    label, to_stream, fmt = _destination(dest, format, like)
-    values = _checked_values(array, label)
-    source_depth = like.depth if like is not None else 16 if values.dtype == np.uint16 else 8
-    target = _target(dest, label, to_stream, fmt, 1 if values.ndim == 2 else values.shape[2], depth,
-                     source_depth, like, quality)
-    deliver(target, lambda fp: encode_samples(fp, target, samples_at_depth(values, target.depth)))
+    from imgconv.imageio.destination import is_stream, label_of, write_encoded
+
+    _output_format(format, like, is_stream(dest), label_of(dest))  # a bad destination first
+    values = _checked_values(array, label_of(dest))
+    source_depth = like.depth if like is not None else 16 if values.dtype.newbyteorder("=") == np.uint16 else 8
+    target = _target(dest, values.shape, depth, source_depth, like, quality, format, overwrite, notes)
+    write_encoded(dest, lambda fp: encode_samples(fp, target, samples_at_depth(values, target.depth)),
+                  replace=overwrite)
 
 
 @dataclass(frozen=True)
 class Target:
-    """An output resolved before any pixel is encoded (:func:`resolve_target`): where it goes,
-    its format and sample depth, and the source's metadata the format keeps."""
+    """An output resolved before any pixel is encoded (:func:`resolve_target`): its format,
+    sample depth, and the source's metadata the format keeps."""
 
-    dest: object
     label: str | None
-    to_stream: bool
     format: str
     depth: object  # 8, 16 or "float"
     icc: bytes | None
@@ -128,60 +137,65 @@ class Target:
     quality: int
 
 
-def resolve_target(dest, channels, *, depth=None, like=None, quality=None, format=None):
-    """The :class:`Target` :func:`write_image` would write ``channels``-channel pixels to.
+def resolve_target(dest, shape, *, depth=None, like=None, quality=None, format=None, notes=None):
+    """The :class:`Target` :func:`write_image` would write pixels of ``shape`` (H x W [x C]) to,
+    with the same checks (format, depth, size, quality) and notes (metadata dropped).
 
     Examples
     --------
-    >>> resolve_target("out.png", 3, depth=16).format, resolve_target("out.jpg", 4).depth
+    >>> resolve_target("out.png", (2, 2, 3), depth=16).format, resolve_target("out.jpg", (2, 2, 4)).depth
     ('PNG', 8)
     """
-    label, to_stream, fmt = _destination(dest, format, like)
-    return _target(dest, label, to_stream, fmt, channels, depth, like.depth if like is not None else 8, like,
-                   quality)
+    from imgconv.imageio.destination import label_of
+
+    label_of(dest)  # refuses what is not a destination
+    source_depth = like.depth if like is not None else 8
+    return _target(dest, tuple(shape), depth, source_depth, like, quality, format, True, notes)
 
 
-def _destination(dest, format, like):
-    """``(label, to_stream, format)`` of a destination."""
-    to_stream = hasattr(dest, "write") or (isinstance(dest, str) and dest == "-")
-    label = "-" if isinstance(dest, str) else getattr(dest, "name", None)
-    if not to_stream:
-        if not isinstance(dest, (str, os.PathLike)):
-            raise ImageWriteError(f"cannot write an image to a {type(dest).__name__}")
-        label = os.fspath(dest)
-    return label, to_stream, _output_format(format, like, to_stream, label)
+def _target(dest, shape, depth, source_depth, like, quality, format, overwrite, notes):
+    from imgconv.imageio.destination import is_stream, label_of
 
-
-def _target(dest, label, to_stream, fmt, channels, depth, source_depth, like, quality):
+    label = label_of(dest)
+    fmt = _output_format(format, like, is_stream(dest), label)
+    channels = 1 if len(shape) == 2 else shape[2]
     depth = _resolve_depth(fmt, depth, source_depth, channels, label)
     if quality is not None and not (isinstance(quality, (int, np.integer)) and 1 <= quality <= 100):
         raise ImageWriteError(f"quality must be an integer in 1..100, not {quality!r}", label)
+    check_size(fmt, shape[0], shape[1], channels, label)
     icc = like.icc_profile if like is not None else None
     icc = icc if fmt in _ICC_FORMATS and _icc_fits(icc, channels) else None
     dpi = like.dpi if like is not None and fmt in _DPI_FORMATS else None
-    return Target(dest, label, to_stream, fmt, depth, icc, dpi, quality or DEFAULT_QUALITY)
+    icc, dpi, dropped = storable_metadata(fmt, icc, dpi)
+    if notes is not None:
+        notes.extend(dropped)
+    return Target(label, fmt, depth, icc, dpi, quality or DEFAULT_QUALITY)
 
 
-def deliver(target, encode, *, buffered=True):
-    """Run ``encode(fp)`` into ``target``'s file atomically, or into its stream.
+def check_output(dest=None, *, format=None, depth=None):
+    """Refuse, before any work, an output that cannot be written whatever the pixels.
 
-    A stream gets the whole encoded file at once (nothing when encoding fails), unless
-    ``buffered=False``: then it is written as it is encoded (bounded memory).
+    ``dest`` is a path (its extension names the format) or None with ``format``; ``depth``
+    is refused only when the format holds it for no channel layout at all (float TIFF
+    holds grey only: that is known per image).  Returns the format's name.
+
+    Examples
+    --------
+    >>> check_output("out.png", depth=16)
+    'PNG'
+    >>> check_output(format="gif", depth=16)
+    Traceback (most recent call last):
+    ...
+    imgconv.errors.ImageWriteError: GIF cannot store depth 16 (use .png or .tif)
     """
-    if not target.to_stream:
-        write_atomic(target.label, encode)
-        return
-    stream = sys.stdout.buffer if isinstance(target.dest, str) else target.dest
-    try:
-        if buffered:
-            buffer = io.BytesIO()
-            guard(encode, buffer, target.label)
-            stream.write(buffer.getvalue())
-        else:
-            guard(encode, stream, target.label)
-        stream.flush()
-    except OSError as exc:
-        raise ImageWriteError(f"cannot write output: {exc.strerror or exc}", target.label) from None
+    label = None if dest is None else os.fspath(dest)
+    fmt = _output_format(format, None, dest is None, label)
+    if depth is not None:
+        wanted = _normal_depth(depth, label)
+        if not any(_depth_allowed(fmt, wanted, channels) for channels in (1, 2, 3, 4)):
+            hint = " (use .npy)" if wanted == "float" else " (use .png or .tif)"
+            raise ImageWriteError(f"{fmt} cannot store depth {wanted}{hint}", label)
+    return fmt
 
 
 def _output_format(format, like, to_stream, label):
@@ -215,7 +229,8 @@ def _extension_list():
 def _checked_values(array, label):
     """The array to write, validated: float, bool, uint8 or uint16; H x W or H x W x C (C <= 4)."""
     values = np.asarray(array)
-    if values.dtype not in (np.bool_, np.uint8, np.uint16) and not np.issubdtype(values.dtype, np.floating):
+    if values.dtype.newbyteorder("=") not in (np.bool_, np.uint8, np.uint16) and \
+            not np.issubdtype(values.dtype, np.floating):
         raise ImageWriteError(f"pixels must be float, uint8 or uint16, not {values.dtype}", label)
     if values.ndim == 3 and values.shape[2] == 1:
         values = values[:, :, 0]
@@ -223,6 +238,13 @@ def _checked_values(array, label):
         raise ImageWriteError(f"pixels of shape {values.shape} are not an image "
                               "(H x W or H x W x C with C in 1..4)", label)
     return values
+
+
+def _as_float_pixels(array, label):
+    """Validated pixels (:func:`_checked_values`) as float (bool, uint8 and uint16 scaled)."""
+    values = _checked_values(array, label)
+    scaled = scale_integers(values)
+    return values if scaled is None else scaled
 
 
 def samples_at_depth(values, depth):
@@ -258,13 +280,18 @@ def _depth_allowed(fmt, depth, channels):
     return True
 
 
+def _normal_depth(depth, label):
+    normalised = {"8": 8, "16": 16, "32": "float", 32: "float", "float": "float"}.get(depth, depth)
+    if normalised not in (8, 16, "float"):
+        raise ImageWriteError(f"depth must be 8, 16 or 'float', not {depth!r}", label)
+    return normalised
+
+
 def _resolve_depth(fmt, depth, source_depth, channels, label):
     if depth is None:  # keep the source's precision as far as the format allows
         candidates = {16: (16, 8), 32: ("float", 16, 8)}.get(source_depth, (8,))
         return next(c for c in candidates if _depth_allowed(fmt, c, channels))
-    normalised = {"8": 8, "16": 16, "32": "float", 32: "float", "float": "float"}.get(depth, depth)
-    if normalised not in (8, 16, "float"):
-        raise ImageWriteError(f"depth must be 8, 16 or 'float', not {depth!r}", label)
+    normalised = _normal_depth(depth, label)
     if not _depth_allowed(fmt, normalised, channels):
         what = {1: "grey", 2: "grey+alpha", 3: "RGB", 4: "RGBA"}[channels]
         hint = " (use .npy)" if normalised == "float" else " (use .png or .tif)"
@@ -280,7 +307,7 @@ def _icc_fits(icc, channels):
 
 def encode_samples(fp, target, samples):
     """Encode ``samples`` (uint8, uint16 or float32 at ``target.depth``, H x W or H x W x C)
-    into the open binary file ``fp`` as ``target`` says."""
+    into the open binary file ``fp`` as ``target`` says (its ``icc`` and ``dpi`` checked)."""
     fmt, icc, dpi = target.format, target.icc, target.dpi
     channels = 1 if samples.ndim == 2 else samples.shape[2]
     if fmt == "NPY":

@@ -8,8 +8,10 @@
 * Other formats (JPEG, WebP, BMP, GIF): collected into one array of samples -- never floats
   -- and encoded whole by :func:`imgconv.imageio.writing.encode_samples`.
 
-Files are written atomically as :func:`imgconv.write_image` writes them; standard output gets
-the bytes as they are encoded (a TIFF, whose writer seeks, once it is complete).
+Files are published as :func:`imgconv.write_image` publishes them (one writer: a temporary
+file, then renamed -- or, without ``--overwrite``, hard-linked so that no file is replaced);
+standard output gets the bytes as they are encoded (a TIFF, whose writer seeks, once it is
+complete).
 
 Examples
 --------
@@ -18,7 +20,7 @@ Examples
 >>> from imgconv.imageio.writing import resolve_target
 >>> buffer = io.BytesIO()
 >>> strips = iter([np.zeros((2, 3), np.uint8), np.full((1, 3), 255, np.uint8)])
->>> write_strips(resolve_target(buffer, 1, format="tif"), (3, 3), np.uint8, strips, rows=2)
+>>> write_strips(buffer, resolve_target(buffer, (3, 3), format="tif"), (3, 3), np.uint8, strips, rows=2)
 >>> read_image(buffer.getvalue()).pixels[:, 0].tolist()
 [0.0, 0.0, 1.0]
 """
@@ -30,16 +32,20 @@ STREAMED_FORMATS = ("PNG", "TIFF", "NPY")
 BIGTIFF_BYTES = 2**32 - 2**25
 
 
-def write_strips(target, shape, dtype, strips, *, rows, threads=1):
+def write_strips(dest, target, shape, dtype, strips, *, rows, threads=1, overwrite=True):
     """Encode ``strips`` (arrays of samples of ``dtype``, ``rows`` rows each but the last,
-    together ``shape``) into ``target`` (:func:`imgconv.imageio.writing.resolve_target`)."""
-    from imgconv.imageio.writing import deliver
+    together ``shape``) into ``dest`` as ``target`` says
+    (:func:`imgconv.imageio.writing.resolve_target`), published as every image is
+    (:func:`imgconv.imageio.destination.write_encoded`: atomically, never over an existing file
+    unless ``overwrite``)."""
+    from imgconv.imageio.destination import is_stream, write_encoded
 
     encoders = {"PNG": _png, "TIFF": _tiff, "NPY": _npy}
     encoder = encoders.get(target.format, _whole)
     # tifffile seeks back to write its offsets: a TIFF for a stream is encoded into memory first
-    buffered = target.format not in STREAMED_FORMATS or (target.to_stream and target.format == "TIFF")
-    deliver(target, lambda fp: encoder(fp, target, shape, np.dtype(dtype), strips, rows, threads), buffered=buffered)
+    buffered = target.format not in STREAMED_FORMATS or (is_stream(dest) and target.format == "TIFF")
+    write_encoded(dest, lambda fp: encoder(fp, target, shape, np.dtype(dtype), strips, rows, threads),
+                  replace=overwrite, buffered=buffered)
 
 
 def sink_bytes(target_format, shape, itemsize, rows, threads=1):
@@ -68,15 +74,13 @@ def _png(fp, target, shape, dtype, strips, rows, threads):
 def _tiff(fp, target, shape, dtype, strips, rows, threads):
     import tifffile
 
-    from imgconv.imageio.tiff import write_options
+    from imgconv.imageio.tiff import page_options
 
-    channels = 1 if len(shape) == 2 else shape[2]
     big = np.prod(shape, dtype=np.int64) * dtype.itemsize > BIGTIFF_BYTES
     little = dtype.newbyteorder("<")
     with tifffile.FileHandle(fp, mode="wb", name="image.tif") as handle, \
             tifffile.TiffWriter(handle, bigtiff=bool(big), byteorder="<") as tif:
-        options = write_options(channels, target.icc, target.dpi)
-        options.pop("byteorder")
+        options = page_options(np.empty((0, 0) + tuple(shape[2:])), target.icc, target.dpi)  # its layout
         tif.write((np.ascontiguousarray(strip, little).tobytes() for strip in strips), shape=shape, dtype=little,
                   rowsperstrip=rows, **options)
 

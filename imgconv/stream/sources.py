@@ -79,6 +79,10 @@ class Input(contextlib.AbstractContextManager):
     def has_alpha(self):
         return self.load().has_alpha
 
+    @property
+    def depth(self):
+        return self.load().depth
+
     def pixels(self, a, b):
         """float32 pixels of rows ``a..b``, as :func:`imgconv.read_image` gives them."""
         picture = self.load()
@@ -102,7 +106,7 @@ def open_input(src, *, max_pixels=DEFAULT_MAX_PIXELS, data=None):
             head = fp.read(8)
     except OSError:  # read_samples says what is wrong, in its words
         head = b""
-    if head.startswith(NPY_MAGIC):
+    if head.startswith(NPY_MAGIC):  # (read_samples allows only bool, uint8, uint16 and floats)
         picture = read_samples(src, max_pixels=max_pixels, mmap=True)
         layout = _layout(picture.pixels.shape, picture.pixels.dtype.itemsize, decode=0, held=0, streamed=True)
         return Input(layout, lambda: picture)
@@ -180,6 +184,13 @@ def _tiff_size(source, label, max_pixels):
     return 1, 1, 4, 4, 0
 
 
+def streamable_dtype(dtype):
+    """Whether rows of samples of ``dtype`` convert alone as the whole image does: bool, uint8,
+    uint16 and floats (other integers are checked against 0..65535 as a whole)."""
+    dtype = np.dtype(dtype)
+    return dtype.kind in "bf" or (dtype.kind == "u" and dtype.itemsize <= 2)
+
+
 class TiffRows:
     """The first page of a plain TIFF, read from its file a row of segments at a time."""
 
@@ -200,7 +211,8 @@ class TiffRows:
                 return None
             try:
                 page = tif.pages[0]
-                plain = tiff.is_plain(page) and not remarks and page.tags.valueof(274, 1) in (1, None)
+                plain = tiff.is_plain(page) and not remarks and page.tags.valueof(274, 1) in (1, None) \
+                    and streamable_dtype(page.dtype)
                 pages = len(tif.pages) if plain else 0
             except Exception:  # noqa: BLE001 -- a page tifffile cannot describe
                 plain = False

@@ -8,7 +8,7 @@ for ``wrap``), then each matrix runs on that block (:mod:`imgconv.engine.rows`: 
 extended as usual, the block's own edges never used) and the results combine as
 :func:`imgconv.filtering.apply_kernel` combines them. Stage 0 is the picture's colour planes,
 prepared from the decoded rows as :func:`imgconv.filtering.filter_image` prepares the whole
-image (grey, luma, alpha split). A kernel's stage computes its rows in strips of a fixed
+image (alpha split or premultiplied, linear light, grey, luma). A kernel's stage computes its rows in strips of a fixed
 height and keeps the last few, so a chain computes each strip of each stage once (twice at
 most near the border in ``wrap`` mode).
 
@@ -33,10 +33,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from imgconv.alpha import join_alpha, split_alpha
-from imgconv.choices import CHANNELS
 from imgconv.engine.boundary import check_mode, source_index
-from imgconv.errors import ImgconvError
 
 
 class ArrayRows:
@@ -48,6 +45,7 @@ class ArrayRows:
         self.has_alpha = getattr(picture, "has_alpha", None) if has_alpha is None else has_alpha
         if self.has_alpha is None:
             self.has_alpha = self.values.ndim == 3 and self.values.shape[-1] in (2, 4)
+        self.depth = getattr(picture, "depth", None)
         self.shape = self.values.shape
 
     def pixels(self, a, b):
@@ -55,70 +53,40 @@ class ArrayRows:
         return self.values[a:b]
 
 
-def _colour_planes(pixels, has_alpha, channels):
-    """``(colour, alpha, ycc)`` of a strip of pixels, as :func:`imgconv.filtering.filter_image`
-    prepares the whole image: the colour planes it filters, the alpha it carries, the YCbCr
-    whose luma it replaces (``channels='luma'``)."""
-    from imgconv.filtering import _rgb_to_ycbcr, to_gray
-
-    if pixels.ndim == 3 and pixels.shape[-1] == 1:
-        pixels = pixels[..., 0]
-    colour, alpha = split_alpha(pixels, has_alpha)
-    if colour.ndim == 3 and colour.shape[-1] == 1:
-        colour = colour[..., 0]
-    ycc = None
-    if colour.ndim == 3 and colour.shape[-1] >= 3:
-        if channels == "gray":
-            colour = to_gray(colour)
-        elif channels == "luma":
-            ycc = _rgb_to_ycbcr(colour[..., :3])
-            colour = np.ascontiguousarray(ycc[..., 0])
-    return colour, alpha, ycc
-
-
 class ColourRows:
-    """Stage 0: the colour planes the chain filters (H x W x C float32, C = 1 for grey)."""
+    """Stage 0: the planes the chain filters (H x W x C float32, C = 1 for grey), prepared from
+    the source's rows by the :class:`~imgconv.pixels.PixelSteps` of
+    :func:`imgconv.filtering.filter_image` (alpha split or premultiplied, linear light, grey
+    or luma); :meth:`finish` takes the chain's result rows back to output pixels."""
 
-    def __init__(self, source, channels):
-        if channels not in CHANNELS:
-            raise ImgconvError(f"unknown --channels {channels!r} (choose from {', '.join(CHANNELS)})")
-        self.source, self.channels = source, channels
+    def __init__(self, source, steps):
+        self.source, self.steps = source, steps
         height, width = source.shape[:2]
-        given = 1 if len(source.shape) == 2 else source.shape[2]
-        colour = given - (source.has_alpha and given >= 2)
-        if colour >= 3 and channels in ("gray", "luma"):
-            colour = 1
-        self.grey = colour == 1
-        self.shape = (height, width, colour)
+        probe = steps.prepare(np.zeros((1,) + tuple(source.shape[1:]), np.float32))
+        self.grey = probe[0].ndim == 2  # the whole image's stack is H x W: the engine sees one plane
+        self.shape = (height, width, 1 if self.grey else probe[0].shape[-1])
+        out = steps.finish(*steps.unpremultiplied(probe[0], probe[1]), probe[2])
         #: channels of the output pixels: the colour planes (RGB again for luma) and the alpha
-        self.out_channels = (3 if channels == "luma" and given - self.source.has_alpha >= 3 else colour) + \
-            (source.has_alpha and given >= 2)
-
-    def _planes(self, a, b):
-        return _colour_planes(self.source.pixels(a, b), self.source.has_alpha, self.channels)
+        self.out_channels = 1 if out.ndim == 2 else out.shape[-1]
+        # what finish needs of the source rows again: their alpha (kept straight) or YCbCr
+        self._context = (probe[1] is not None and not steps.premultiplied) or probe[2] is not None
 
     def rows(self, a, b):
-        colour = self._planes(a, b)[0]
-        return colour[..., None] if self.grey else colour
+        """Rows ``a..b`` of the stack, H x W x C."""
+        stack = self.steps.prepare(self.source.pixels(a, b))[0]
+        return stack[..., None] if self.grey else stack
 
-    def finish(self, a, b, colour, scale, offset):
-        """The output pixels of rows ``a..b`` from the chain's result ``colour`` there:
-        ``scale``, ``offset``, the chroma put back, the alpha joined, as filter_image does."""
-        from imgconv.filtering import _ycbcr_to_rgb
-
+    def finish(self, a, b, out):
+        """The output pixels of rows ``a..b`` from the chain's result ``out`` there: divided back by
+        the filtered alpha, ``absolute``, ``scale``, ``offset``, the chroma put back, sRGB encoded,
+        alpha joined, as :func:`imgconv.pixels.process_pixels` does."""
         if self.grey:
-            colour = colour[..., 0]
-        if scale != 1:
-            colour = colour * np.float32(scale)
-        if offset:
-            colour = colour + np.float32(offset)
+            out = out[..., 0]
         alpha = ycc = None
-        if self.source.has_alpha or self.channels == "luma":
-            _, alpha, ycc = self._planes(a, b)
-        if ycc is not None:
-            ycc[..., 0] = colour
-            colour = _ycbcr_to_rgb(ycc)
-        return join_alpha(colour, alpha)
+        if self._context:
+            _, alpha, ycc = self.steps.prepare(self.source.pixels(a, b))
+        colour, alpha = self.steps.unpremultiplied(out, alpha)
+        return self.steps.finish(colour, alpha, ycc)
 
 
 class KernelRows:
@@ -149,13 +117,14 @@ class KernelRows:
         from imgconv.filtering import combine_results
 
         a, b = index * self.height, min(self.shape[0], (index + 1) * self.height)
-        block, (above, below) = context(self.previous, a, b, self.above, self.below, self.mode)
-        results = []
-        for plan in self.plans:
-            up, down = min(plan.reach[0], above), min(plan.reach[1], below)
-            part = block[above - up:len(block) - (below - down)]
-            results.append(plan.band(part, (up, down), self.mode, self.cval))
-        rows = combine_results(self.kernel, results)
+        block, rows = context(self.previous, a, b, self.above, self.below, self.mode)
+
+        def results():  # each matrix reads the part of the row map its own reach spans
+            for plan in self.plans:
+                up, down = plan.reach
+                yield plan.band(block, rows[self.above - up:len(rows) - (self.below - down)], self.mode, self.cval)
+
+        rows = combine_results(self.kernel, results())
         if self.keep:
             self._strips[index] = rows
         while len(self._strips) > self.keep:
@@ -164,51 +133,61 @@ class KernelRows:
 
 
 def context(stage, a, b, above, below, mode):
-    """Rows ``a..b`` of ``stage`` with ``above`` and ``below`` rows of context: ``(block, halo)``.
+    """Rows ``a..b`` of ``stage`` with ``above`` and ``below`` rows of context: ``(block, rows)``,
+    the distinct rows of ``stage`` they are, and the row map of the band into that block.
 
-    Past the image's top and bottom the context is mapped by ``mode``, as the engine pads the
-    whole image; ``constant`` mode leaves those rows out (``halo`` then says how many rows of
-    context the block has; the engine supplies cval for the rest).
+    Past the image's top and bottom the context is mapped by ``mode``, as the engine extends
+    the whole image (``-1``: cval, in ``constant`` mode); each row of ``stage`` is in the block
+    once, so rows the border repeats (a kernel taller than the image) are not copied.
 
     Examples
     --------
+    >>> from imgconv.pixels import PixelSteps
     >>> rows = ArrayRows(np.arange(5, dtype=np.float32)[:, None])
-    >>> block, halo = context(ColourRows(rows, "all"), 0, 2, 2, 1, "reflect")
-    >>> block[:, 0, 0].tolist(), halo
-    ([1.0, 0.0, 0.0, 1.0, 2.0], (2, 1))
+    >>> block, index = context(ColourRows(rows, PixelSteps(has_alpha=False)), 0, 2, 2, 1, "reflect")
+    >>> block[:, 0, 0].tolist(), index.tolist()
+    ([0.0, 1.0, 2.0], [1, 0, 0, 1, 2])
+    >>> context(ColourRows(rows, PixelSteps(has_alpha=False)), 3, 5, 1, 2, "constant")[1].tolist()
+    [0, 1, 2, -1, -1]
     """
-    H = stage.shape[0]
-    if mode == "constant":
-        lo, hi = max(0, a - above), min(H, b + below)
-        return stage.rows(lo, hi), (a - lo, hi - b)
-    index = source_index(H, above, below, mode)[a:b + above + below]
-    breaks = np.flatnonzero(np.diff(index) != 1) + 1  # contiguous runs of source rows
-    runs = np.split(index, breaks)
-    if len(runs) == 1:
-        return stage.rows(int(index[0]), int(index[-1]) + 1), (above, below)
-    return np.concatenate([stage.rows(int(r[0]), int(r[-1]) + 1) for r in runs]), (above, below)
+    index = source_index(stage.shape[0], above, below, mode)[a:b + above + below]
+    needed = np.unique(index[index >= 0])
+    runs = np.split(needed, np.flatnonzero(np.diff(needed) != 1) + 1)  # contiguous runs of rows
+    parts = [stage.rows(int(run[0]), int(run[-1]) + 1) for run in runs]
+    block = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return block, np.where(index >= 0, np.searchsorted(needed, index), -1)
 
 
 class Chain:
-    """A chain of kernels over a row source, with the options of :func:`imgconv.filter_image`.
+    """A chain of kernels over a row source, with the options of :func:`imgconv.filter_image`
+    (all but ``valid``: a mask, and pixels that are missing, take the whole-image path).
 
-    ``source`` has ``shape`` (the pixels' H x W [x C]), ``has_alpha`` and ``pixels(a, b)``
-    (float32 rows as :func:`imgconv.read_image` would give them).
+    ``source`` has ``shape`` (the pixels' H x W [x C]), ``has_alpha``, ``depth`` (a Picture's,
+    or None) and ``pixels(a, b)`` (float32 rows as :func:`imgconv.read_image` would give them).
+    The note on ``linear`` for a float source is appended to ``notes``.
     """
 
     def __init__(self, source, kernels, *, mode="reflect", cval=0.0, method="auto", correlate=False,
-                 normalize=False, scale=1.0, offset=0.0, channels="all"):
+                 normalize=False, scale=1.0, offset=0.0, channels="all", alpha="auto", linear=False,
+                 nan="propagate", absolute=False, notes=None):
+        from imgconv.alpha import resolve_alpha_mode
         from imgconv.engine.rows import plan_rows
-        from imgconv.filtering import resolve_kernels
+        from imgconv.filtering import applied_matrices, check_chain, resolve_kernels
+        from imgconv.pixels import pixel_steps
 
+        chain = resolve_kernels(kernels)
+        check_chain(chain, nan, normalize)
+        steps = pixel_steps(source.shape, has_alpha=source.has_alpha, depth=getattr(source, "depth", None),
+                            alpha=resolve_alpha_mode(alpha, applied_matrices(chain, normalize)), linear=linear,
+                            channels=channels, absolute=absolute, scale=scale, offset=offset, notes=notes)
         check_mode(mode)
-        self.colour = ColourRows(source, channels)
+        self.colour = ColourRows(source, steps)
         self.shape = self.colour.shape
-        self.kernels = [k.normalized() if normalize or k.normalize else k for k in resolve_kernels(kernels)]
+        self.kernels = [k.normalized() if normalize or k.normalize else k for k in chain]
         #: the RowPlan of every matrix of every kernel, in order: planned once, on the whole image
         self.plans = [[plan_rows(self.shape, m, method=method, correlate=correlate) for m in k.matrices]
                       for k in self.kernels]
-        self.mode, self.cval, self.scale, self.offset = mode, cval, scale, offset
+        self.mode, self.cval = mode, cval
 
     def units(self):
         """What each kernel's strip height must be a multiple of: the FFT tile heights of its
@@ -244,7 +223,7 @@ class Chain:
         last = self._stages(rows)[-1]
         for a in range(0, self.shape[0], last.height):
             b = min(self.shape[0], a + last.height)
-            yield a, b, self.colour.finish(a, b, last.rows(a, b), self.scale, self.offset)
+            yield a, b, self.colour.finish(a, b, last.rows(a, b))
 
     def strip_bytes(self, rows, threads=1):
         """About how many bytes the pipeline holds with strips of about ``rows`` rows (for the
