@@ -137,15 +137,16 @@ def filter_image(image, kernels, *, mode="reflect", cval=0.0, method="auto", cor
         ycc = _rgb_to_ycbcr(colour[..., :3])
         colour = np.ascontiguousarray(ycc[..., 0])
     opts = dict(mode=mode, cval=cval, method=method, correlate=correlate, normalize=normalize)
-    for kernel in resolve_kernels(kernels):
-        colour = apply_kernel(colour, kernel, **opts)
-    if scale != 1:
-        colour = colour * np.float32(scale)
-    if offset:
-        colour = colour + np.float32(offset)
-    if ycc is not None:
-        ycc[..., 0] = colour
-        colour = _ycbcr_to_rgb(ycc)
+    with np.errstate(over="ignore", invalid="ignore"):  # float overflow gives infinity: no warning
+        for kernel in resolve_kernels(kernels):
+            colour = apply_kernel(colour, kernel, **opts)
+        if scale != 1:
+            colour = colour * np.float32(scale)
+        if offset:
+            colour = colour + np.float32(offset)
+        if ycc is not None:
+            ycc[..., 0] = colour
+            colour = _ycbcr_to_rgb(ycc)
     return join_alpha(colour, alpha)
 
 

@@ -52,10 +52,16 @@ def write_result(job, result, picture, output):
     """Write ``result`` to ``job.dst`` atomically, with ``picture``'s metadata and depth."""
     from pathlib import Path
 
+    from imgconv.errors import ImageWriteError
     from imgconv.imageio import write_image
 
     if job.dst != "-":
-        Path(job.dst).parent.mkdir(parents=True, exist_ok=True)  # mirrored trees under -o DIR
+        folder = Path(job.dst).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)  # mirrored trees under -o DIR
+        except OSError as exc:  # the output's fault, not the input's
+            raise ImageWriteError(f"cannot create the folder {exc.filename or folder}: {exc.strerror or exc}",
+                                  job.dst) from None
     write_image(job.dst, result, depth=output.depth, like=picture, quality=output.quality,
                 format=output.format if job.dst == "-" else None)
 

@@ -25,7 +25,7 @@ class Job:
 
 @dataclass
 class JobPlan:
-    """The jobs of a run, the outputs skipped as existing, and inputs ignored as non-images.
+    """The jobs of a run, the jobs skipped as their outputs exist, and inputs ignored as non-images.
 
     ``several`` is True when the inputs are several files or a folder: outputs then go to a
     folder, and the run reports a summary.
@@ -43,6 +43,35 @@ def _image_extensions():
     return {e.lower() for e in supported_extensions()}
 
 
+def check_glob(pattern):
+    """``pattern`` when it can select files inside a folder, else ImgconvError (None passes).
+
+    A pattern is matched relative to each folder input, so it cannot be empty or absolute.
+
+    Examples
+    --------
+    >>> check_glob("*.png")
+    '*.png'
+    >>> check_glob("/tmp/*.png")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    imgconv.errors.ImgconvError: '/tmp/*.png' is an absolute pattern; ... (imgconv filter /tmp --glob '*.png')
+    """
+    if pattern is None:
+        return None
+    if not pattern.strip():
+        raise ImgconvError("an empty pattern selects nothing (e.g. --glob '*.png')")
+    if "\0" in pattern:
+        raise ImgconvError(f"{pattern!r}: a pattern cannot hold a NUL character")
+    path = Path(pattern)
+    if path.is_absolute() or path.drive or path.root:
+        folder, name = (str(path.parent), path.name) if path.name else (str(path), "*")
+        raise ImgconvError(f"{pattern!r} is an absolute pattern; patterns are matched inside each folder input: "
+                           f"give the folder as an input and the pattern relative to it "
+                           f"(imgconv filter {folder} --glob '{name}')")
+    return pattern
+
+
 def discover(inputs, *, recursive=False, glob=None, skip_below=None, skip_suffix=None):
     """Expand inputs into ``(path, root)`` pairs: files as given, folders' image files sorted.
 
@@ -52,6 +81,7 @@ def discover(inputs, *, recursive=False, glob=None, skip_below=None, skip_suffix
     left out, so running the same command again does not filter its own results.
     Returns ``(found, ignored)``; ``ignored`` lists non-image files inside folders.
     """
+    glob = check_glob(glob)
     exts = _image_extensions()
     skip_below = Path(skip_below).resolve() if skip_below else None
 
@@ -119,23 +149,36 @@ def plan_jobs(inputs, *, suffix, output=None, fmt=None, recursive=False, glob=No
         raise ImgconvError("several inputs need an output folder, not a file", path=output)
     if many and output == STDIO:
         raise ImgconvError("several inputs cannot all be written to stdout")
-    jobs, skipped, seen = [], [], {}
+    jobs, skipped, seen, existing = [], [], {}, []
     inputs_resolved = {Path(s).resolve() for s, _ in found if s != STDIO}
     for src, root in found:
         dst = output_path(src, root, output=output, suffix=suffix, fmt=fmt, many=many)
         if dst != STDIO:
             key = dst.resolve()
             if key in seen:
-                raise ImgconvError(f"{seen[key]} and {src} would both be written to {dst}; "
-                                   "use --format or separate runs")
+                raise ImgconvError(_collision(seen[key], src, dst, fmt))
             seen[key] = src
             if key in inputs_resolved and not overwrite:
                 raise ImgconvError(f"{dst}: output would overwrite an input (use --overwrite to allow it)")
             if dst.exists() and must_exist:
                 if skip_existing:
-                    skipped.append(dst)
+                    skipped.append(Job(src, dst))
                     continue
-                if not overwrite:
-                    raise ImgconvError(f"{dst}: output exists (use --overwrite or --skip-existing)")
+                existing.append(dst)
         jobs.append(Job(src, dst))
+    if existing and not overwrite:
+        more = f", and {len(existing) - 1} more of the {len(found)} outputs" if len(existing) > 1 else ""
+        raise ImgconvError(f"{existing[0]}: output exists{more} (use --overwrite or --skip-existing)")
     return JobPlan(jobs, skipped, ignored, many)
+
+
+def _collision(first, second, dst, fmt):
+    """Why two inputs get one output name, and what to do about it."""
+    if fmt:
+        advice = f"--format {fmt} gives them the same name; run them separately"
+    elif Path(str(first)).name == Path(str(second)).name:
+        advice = ("files of the same name from different folders; give their common folder as the input "
+                  "(its tree is mirrored) or run them separately")
+    else:
+        advice = "run them separately"
+    return f"{first} and {second} would both be written to {dst}: {advice}"

@@ -2,7 +2,7 @@
 import click
 
 from imgconv.choices import CHANNELS, METHODS, MODES
-from imgconv.cli.common import FINITE, output_options, output_settings, run_batch
+from imgconv.cli.common import SCALED, output_options, output_settings, run_batch
 
 
 @click.command("filter")
@@ -12,14 +12,14 @@ from imgconv.cli.common import FINITE, output_options, output_settings, run_batc
                    "'0,-1,0; -1,5,-1; 0,-1,0'. Repeat to chain. 'imgconv kernels' lists the presets.")
 @click.option("--mode", type=click.Choice(MODES), default="reflect", show_default=True,
               help="How the image is extended past its border (scipy.ndimage's meanings).")
-@click.option("--cval", type=FINITE, default=0.0, show_default=True,
+@click.option("--cval", type=SCALED, default=0.0, show_default=True,
               help="Value outside the image for --mode constant (0..1).")
 @click.option("--correlate", is_flag=True, help="Apply the kernel as written (correlation), not flipped.")
 @click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
               help="Convolution method; auto picks the fastest by a cost model.")
 @click.option("--normalize", is_flag=True, help="Divide each kernel by its sum (when the sum is not ~0).")
-@click.option("--scale", type=FINITE, default=1.0, show_default=True, help="Multiply the filtered result.")
-@click.option("--offset", type=FINITE, default=0.0, show_default=True,
+@click.option("--scale", type=SCALED, default=1.0, show_default=True, help="Multiply the filtered result.")
+@click.option("--offset", type=SCALED, default=0.0, show_default=True,
               help="Then add this (fraction of full scale: 0.5 = mid grey).")
 @click.option("--channels", type=click.Choice(CHANNELS), default="all", show_default=True,
               help="all: each colour channel; gray: convert to grey first; luma: filter Y of YCbCr only.")
@@ -28,7 +28,7 @@ from imgconv.cli.common import FINITE, output_options, output_settings, run_batc
 @click.pass_context
 def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scale, offset, channels, explain,
             output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs, scheduler,
-            max_pixels, quiet):
+            max_pixels, as_json, quiet):
     """Filter INPUT images (files, folders, or - for stdin) with kernels.
 
     \b
@@ -51,13 +51,14 @@ def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scal
                       output=output_settings(depth, quality, fmt, max_pixels))
     run_batch(ctx, inputs, task, suffix="+".join(k.slug for k in chain), output=output, fmt=fmt,
               recursive=recursive, glob_pattern=glob_pattern, overwrite=overwrite, skip_existing=skip_existing,
-              jobs=jobs, scheduler=scheduler, quiet=quiet, label="filtering")
+              jobs=jobs, scheduler=scheduler, quiet=quiet, label="filtering", as_json=as_json)
 
 
 def _explain(inputs, chain, method, correlate, channels):
     """Print the planned method per kernel for the first input's size."""
     from pathlib import Path
 
+    from imgconv.cli.messages import one_line
     from imgconv.filtering import explain_filter
 
     shape = (1080, 1920, 3)
@@ -71,6 +72,6 @@ def _explain(inputs, chain, method, correlate, channels):
         except ImageReadError:  # the run itself reports an unreadable file
             first = None
     h, w = shape[:2]
-    click.echo(f"plan for {w}x{h}" + (f" ({first})" if first else " (no file: assumed)") + ":", err=True)
+    click.echo(one_line(f"plan for {w}x{h}" + (f" ({first})" if first else " (no file: assumed)") + ":"), err=True)
     for line in explain_filter(shape, chain, method=method, correlate=correlate, channels=channels):
-        click.echo("  " + line, err=True)
+        click.echo("  " + one_line(line), err=True)

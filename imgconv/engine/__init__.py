@@ -50,6 +50,10 @@ def _as_kernel(kernel):
     k = k.astype(np.float64)
     if not np.isfinite(k).all():
         raise EngineError("kernel contains NaN or infinity")
+    with np.errstate(over="ignore"):
+        if not np.abs(k).sum() <= np.finfo(np.float32).max:
+            raise EngineError("kernel values too large: their absolute sum exceeds the largest float32, the "
+                              "engine's precision")
     return k
 
 
@@ -127,10 +131,11 @@ def convolve(image, kernel, *, mode="reflect", cval=0.0, method="auto", correlat
         return np.zeros(img.shape, np.float32)
     factors = low_rank_factors(k)
     plan = plan_method(x.shape, k, method, factors)
-    if plan.method == "direct":
-        out = correlate_direct(x, k, anchor, mode, cval, plan.compiled)
-    elif plan.method == "separable":
-        out = correlate_separable(x, factors, anchor, mode, cval, plan.compiled)
-    else:
-        out = correlate_fft(x, k, anchor, mode, cval, plan.tile)
+    with np.errstate(over="ignore", invalid="ignore"):  # float overflow gives infinity, as in SciPy: no warning
+        if plan.method == "direct":
+            out = correlate_direct(x, k, anchor, mode, cval, plan.compiled)
+        elif plan.method == "separable":
+            out = correlate_separable(x, factors, anchor, mode, cval, plan.compiled)
+        else:
+            out = correlate_fft(x, k, anchor, mode, cval, plan.tile)
     return out[..., 0] if grey else out

@@ -112,7 +112,8 @@ def to_integer(pixels, maxval):
     values = np.asarray(pixels)
     if not np.issubdtype(values.dtype, np.floating):
         values = values.astype(np.float64)
-    scaled = np.multiply(values, maxval)  # one new array, then everything in place
+    with np.errstate(over="ignore"):  # beyond float range: infinity, clipped below
+        scaled = np.multiply(values, maxval)  # one new array, then everything in place
     np.rint(scaled, out=scaled)
     np.clip(scaled, 0, maxval, out=scaled)
     scaled[np.isnan(scaled)] = 0  # (infinities were clipped already)
@@ -161,6 +162,7 @@ def pixels_from_samples(samples, label=None):
     if scaled is not None:
         return scaled, 8 if samples.dtype != np.uint16 else 16
     if np.issubdtype(samples.dtype, np.floating):
+        _check_float32_range(samples, label)
         return samples.astype(np.float32), 32
     if not np.issubdtype(samples.dtype, np.integer):
         raise ImageReadError(f"unsupported sample type {samples.dtype}", label)
@@ -169,3 +171,16 @@ def pixels_from_samples(samples, label=None):
         raise ImageReadError(f"{samples.dtype.itemsize * 8}-bit integer pixels ({low}..{high}) "
                              "outside 0..65535 are not supported", label)
     return samples.astype(np.float32) / np.float32(65535), 16
+
+
+def _check_float32_range(samples, label):
+    """Refuse finite float samples that float32, the precision of every computation, cannot hold."""
+    if samples.dtype.itemsize <= 4:
+        return
+    limit = np.finfo(np.float32).max
+    with np.errstate(invalid="ignore"):
+        too_large = np.isfinite(samples) & (np.abs(samples) > limit)
+    if too_large.any():
+        largest = float(np.abs(samples[too_large]).max())
+        raise ImageReadError(f"float pixel values up to {largest:.3g} do not fit float32 (at most {limit:.3g}), "
+                             "the precision imgconv computes in", label)

@@ -93,10 +93,12 @@ def probe_shape(path):
     >>> probe_shape(path)
     (3, 5, 3)
     """
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-            grey = im.mode in ("1", "L", "LA", "La", "I", "F") or im.mode.startswith("I;16")
+    try:  # a header says nothing dangerous: Pillow's bomb warning is for decoding, which is not done here
+        with warnings.catch_warnings(), PILLOW_LIMIT.at_least(2**62):
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+                grey = im.mode in ("1", "L", "LA", "La", "I", "F") or im.mode.startswith("I;16")
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         found = _probe_tiff(path)  # a TIFF that only tifffile reads?
         if found is None:
@@ -141,7 +143,7 @@ def read_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
     >>> read_image(buf.getvalue()).pixels
     array([[0.2, 0.2]], dtype=float32)
     """
-    label, fp = _open_source(source)
+    label, fp = _open_source(source, max_pixels)
     with fp:
         head = fp.read(len(NPY_MAGIC))
         if not head:
@@ -157,8 +159,12 @@ def read_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
         return _read_with_pillow(fp, label, max_pixels)
 
 
-def _open_source(source):
-    """Return ``(label, seekable binary file)`` for any accepted source."""
+def _open_source(source, max_pixels=DEFAULT_MAX_PIXELS):
+    """Return ``(label, seekable binary file)`` for any accepted source.
+
+    A path that is not seekable (a pipe, ``<(...)`` of a shell, a character device) is
+    read into memory, at most :func:`stream_limit` bytes.
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
         return None, io.BytesIO(bytes(source))
     if isinstance(source, str) and source == "-":
@@ -175,9 +181,44 @@ def _open_source(source):
     if os.path.isdir(path):
         raise ImageReadError("is a directory, not an image file", path)
     try:
-        return path, open(path, "rb")
+        fp = open(path, "rb")
     except OSError as exc:
         raise _open_failure(exc, path) from None
+    if fp.seekable():
+        return path, fp
+    with fp:
+        return path, _read_stream(fp, path, stream_limit(max_pixels))
+
+
+#: Bytes per pixel that no image format needs more of (a float64 RGBA ``.npy``), and room
+#: for metadata, headers and frames beyond the first.
+_BYTES_PER_PIXEL, _METADATA_BYTES = 32, 64 * 2**20
+
+
+def stream_limit(max_pixels):
+    """The most bytes read from a pipe for an image of at most ``max_pixels`` pixels.
+
+    Examples
+    --------
+    >>> stream_limit(1000) // 2**20
+    64
+    """
+    return max_pixels * _BYTES_PER_PIXEL + _METADATA_BYTES
+
+
+def _read_stream(fp, label, limit):
+    """All bytes of a non-seekable stream in a BytesIO, refused past ``limit`` bytes."""
+    data = io.BytesIO()
+    try:
+        while chunk := fp.read(min(2**20, limit + 1 - data.tell())):
+            data.write(chunk)
+            if data.tell() > limit:
+                raise ImageReadError(f"more than {limit} bytes from a pipe: larger than any image within the "
+                                     "size limit (see --max-pixels)", label)
+    except OSError as exc:
+        raise ImageReadError(f"cannot read: {exc.strerror or exc}", label) from None
+    data.seek(0)
+    return data
 
 
 def _open_failure(exc, path):

@@ -38,6 +38,7 @@ from PIL import Image
 
 from imgconv.errors import ImageWriteError
 from imgconv.imageio.atomic import guard, write_atomic
+from imgconv.imageio.native_stderr import native_stderr_into
 from imgconv.imageio.picture import Picture, scale_integers, to_integer
 from imgconv.imageio.png16 import PNG_COMPRESS_LEVEL, png16_bytes
 from imgconv.imageio.tiff import write_tiff
@@ -241,4 +242,11 @@ def _encode(fp, fmt, pixels, depth, icc, dpi, quality, label):
         options["quality"] = int(quality)
     if fmt == "PNG":
         options["compress_level"] = PNG_COMPRESS_LEVEL
-    image.save(fp, format=fmt, **options)
+    said = []  # what the C encoder printed (libjpeg does): the reason, not a second line on stderr
+    try:
+        with native_stderr_into(said):
+            image.save(fp, format=fmt, **options)
+    except (OSError, ValueError):
+        if not said:
+            raise
+        raise ImageWriteError(f"cannot write image: {fmt}: {said[0].splitlines()[0]}", label) from None

@@ -17,7 +17,7 @@ from imgconv.errors import KernelError
 from imgconv.kernels.files import _extension_message, _load_file, _path_state
 from imgconv.kernels.model import KERNEL_EXTENSIONS, Kernel, _as_kernel_matrix
 from imgconv.kernels.parsing import _looks_like_inline_matrix, _split_spec, parse_matrix_text
-from imgconv.kernels.presets import build_preset, is_preset
+from imgconv.kernels.presets import build_preset, closest_preset, is_preset
 
 
 def load_kernel(spec) -> Kernel:
@@ -77,4 +77,6 @@ def load_kernel(spec) -> Kernel:
             raise KernelError(f"inline kernel: {exc.message}") from None
         return Kernel("inline", (matrix,), description="inline matrix")
     shown = text if len(text) <= 60 else text[:57] + "..."
-    raise KernelError(f"unknown kernel {shown!r} (not a preset, file or matrix; see 'imgconv kernels')")
+    meant = closest_preset(base)
+    hint = f"did you mean {meant!r}? " if meant else ""
+    raise KernelError(f"unknown kernel {shown!r} (not a preset, file or matrix; {hint}see 'imgconv kernels')")
