@@ -42,6 +42,14 @@ def same_format(path, fmt):
     return _extension(path) == _SAME_EXTENSION.get(fmt.lower().lstrip("."), fmt.lower().lstrip("."))
 
 
+def _is_terminal(stream):
+    """Whether ``stream`` is a terminal (a closed or replaced stream is not)."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def refuse_contradictions(ctx, *, overwrite, skip_existing):
     """Options that contradict each other, before anything is read."""
     if overwrite and skip_existing:
@@ -50,7 +58,7 @@ def refuse_contradictions(ctx, *, overwrite, skip_existing):
 
 def refuse_terminal_input(ctx, inputs):
     """``-`` as an input while standard input is a terminal: nobody types an image."""
-    if STDIO in inputs and sys.stdin.isatty():
+    if STDIO in inputs and _is_terminal(sys.stdin):
         raise click.UsageError("refusing to read image data from a terminal: pipe or redirect it "
                                "(imgconv ... - < in.png)", ctx)
 
@@ -61,7 +69,7 @@ def check_plan(ctx, plan, *, fmt, as_json):
     if to_stdout and as_json:
         raise click.UsageError("--json prints its report on standard output, which the image would share: "
                                "write the image to a file with -o", ctx)
-    if to_stdout and sys.stdout.isatty():
+    if to_stdout and _is_terminal(sys.stdout):
         raise click.UsageError("refusing to write image data to a terminal: redirect standard output "
                                "(> out.png) or give -o FILE", ctx)
     if fmt:
@@ -75,8 +83,9 @@ def ignored_options(ctx, plan):
     """Notes naming the options given that this run of the command ``ctx`` will not use."""
     values = ctx.params
     notes = []
-    if given(ctx, "cval") and values.get("mode") != "constant":
-        notes.append(f"--cval is used only with --mode constant (not {values.get('mode')}): ignored")
+    if given(ctx, "cval") and values.get("mode") != "constant" and values.get("valid") is None:
+        notes.append(f"--cval is used by --mode constant (not {values.get('mode')}) and for missing (NaN) pixels "
+                     "of an integer output: ignored unless the input has missing pixels")
     if given(ctx, "iterations") and values.get("method") == "wiener":
         notes.append("--iterations is used only by --method richardson-lucy: ignored")
     if given(ctx, "quality"):

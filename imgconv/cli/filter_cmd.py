@@ -1,19 +1,29 @@
 """``imgconv filter``: apply kernels to images, files or whole folders."""
+import os
+
 import click
 
-from imgconv.choices import CHANNELS, METHODS, MODES
-from imgconv.cli.common import SCALED, output_options, output_settings, run_batch
+from imgconv.choices import METHODS
+from imgconv.cli.common import (
+    SCALED,
+    border_options,
+    check_valid,
+    echo_notes,
+    output_options,
+    output_settings,
+    pixel_options,
+    run_batch,
+    stack_options,
+)
 
 
 @click.command("filter")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-k", "--kernel", "kernels", multiple=True, required=True, metavar="SPEC",
               help="Preset[:params], kernel file (.txt .csv .kernel .npy .toml) or inline matrix "
-                   "'0,-1,0; -1,5,-1; 0,-1,0'. Repeat to chain. 'imgconv kernels' lists the presets.")
-@click.option("--mode", type=click.Choice(MODES), default="reflect", show_default=True,
-              help="How the image is extended past its border (scipy.ndimage's meanings).")
-@click.option("--cval", type=SCALED, default=0.0, show_default=True,
-              help="Value outside the image for --mode constant (0..1).")
+                   "'0,-1,0; -1,5,-1; 0,-1,0' (or ImageMagick's '3x3: 0,-1,0,-1,5,-1,0,-1,0'). "
+                   "Repeat to chain. 'imgconv kernels' lists the presets.")
+@border_options
 @click.option("--correlate", is_flag=True, help="Apply the kernel as written (correlation), not flipped.")
 @click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
               help="Convolution method; auto picks the fastest by a cost model.")
@@ -21,12 +31,13 @@ from imgconv.cli.common import SCALED, output_options, output_settings, run_batc
 @click.option("--scale", type=SCALED, default=1.0, show_default=True, help="Multiply the filtered result.")
 @click.option("--offset", type=SCALED, default=0.0, show_default=True,
               help="Then add this (fraction of full scale: 0.5 = mid grey).")
-@click.option("--channels", type=click.Choice(CHANNELS), default="all", show_default=True,
-              help="all: each colour channel; gray: convert to grey first; luma: filter Y of YCbCr only.")
+@pixel_options
 @click.option("--explain", is_flag=True, help="Print the method chosen for each kernel (to stderr).")
+@stack_options
 @output_options("<stem>.<kernel>.<ext>")
 @click.pass_context
 def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scale, offset, channels, explain,
+            alpha, background, linear, nan, valid, absolute, frames, volume,
             output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs, scheduler,
             max_pixels, as_json, quiet):
     """Filter INPUT images (files, folders, or - for stdin) with kernels.
@@ -38,40 +49,55 @@ def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scal
       imgconv filter scans/ -r -k sharpen -o sharp/ -j 2
       imgconv filter in.png -k "0,-1,0; -1,5,-1; 0,-1,0" --explain
       cat in.png | imgconv filter - -k emboss -o - > out.png
+      imgconv filter logo.png -k gaussian:sigma=3 --linear -o soft.png
+      imgconv filter dem.tif -k gaussian:sigma=2 --nan ignore --depth float -o smooth.tif
+      imgconv filter anim.gif -k sharpen                # every frame -> anim.sharpen.gif
+      imgconv filter stack.tif -k gaussian:sigma=1,1,3  # a 3-D kernel: the stack as a volume
     """
-    from imgconv.filtering import resolve_kernels
+    from imgconv.filtering import applied_matrices, resolve_kernels
+    from imgconv.kernels import spec_notes
+    from imgconv.missing import check_averaging
     from imgconv.tasks import FilterOptions, FilterTask
 
     chain = resolve_kernels(kernels)  # bad specs fail here, once, before any file is read
+    if nan == "ignore":
+        for kernel in chain:
+            check_averaging(applied_matrices([kernel], normalize), kernel.name)
+    check_valid(valid, max_pixels)
+    echo_notes([note for spec in kernels for note in spec_notes(spec)], quiet)
     if explain:
-        _explain(inputs, chain, method, correlate, channels)
+        _explain(inputs, chain, method, correlate, channels, volume or any(k.ndim == 3 for k in chain))
     options = FilterOptions(mode=mode, cval=cval, method=method, correlate=correlate, normalize=normalize,
-                            scale=scale, offset=offset, channels=channels)
+                            scale=scale, offset=offset, channels=channels, alpha=alpha, linear=linear, nan=nan,
+                            valid=None if valid is None else os.path.abspath(valid), absolute=absolute)
     task = FilterTask(kernels=tuple(chain), options=options,
-                      output=output_settings(depth, quality, fmt, max_pixels))
+                      output=output_settings(depth, quality, fmt, max_pixels, background, frames, volume))
     run_batch(ctx, inputs, task, suffix="+".join(k.slug for k in chain), output=output, fmt=fmt,
               recursive=recursive, glob_pattern=glob_pattern, overwrite=overwrite, skip_existing=skip_existing,
               jobs=jobs, scheduler=scheduler, quiet=quiet, label="filtering", as_json=as_json)
 
 
-def _explain(inputs, chain, method, correlate, channels):
-    """Print the planned method per kernel for the first input's size."""
+def _explain(inputs, chain, method, correlate, channels, volume):
+    """Print the planned method per kernel for the first input's size (a volume's, for volumes)."""
     from pathlib import Path
 
     from imgconv.cli.messages import one_line
     from imgconv.filtering import explain_filter
+    from imgconv.volume_filter import explain_volume_filter
 
-    shape = (1080, 1920, 3)
+    shape = (64, 512, 512) if volume else (1080, 1920, 3)
     first = next((i for i in inputs if i != "-" and Path(i).is_file()), None)
     if first is not None:
-        from imgconv.errors import ImageReadError
+        from imgconv.errors import ImgconvError
         from imgconv.imageio import probe_shape
+        from imgconv.imageio.volume import probe_volume
 
         try:
-            shape = probe_shape(first)
-        except ImageReadError:  # the run itself reports an unreadable file
+            shape = probe_volume(first) if volume else probe_shape(first)
+        except ImgconvError:  # the run itself reports an unreadable file
             first = None
-    h, w = shape[:2]
-    click.echo(one_line(f"plan for {w}x{h}" + (f" ({first})" if first else " (no file: assumed)") + ":"), err=True)
-    for line in explain_filter(shape, chain, method=method, correlate=correlate, channels=channels):
+    size = f"volume {shape[2]}x{shape[1]}x{shape[0]}" if volume else f"{shape[1]}x{shape[0]}"
+    click.echo(one_line(f"plan for {size}" + (f" ({first})" if first else " (no file: assumed)") + ":"), err=True)
+    explain = explain_volume_filter if volume else explain_filter
+    for line in explain(shape, chain, method=method, correlate=correlate, channels=channels):
         click.echo("  " + one_line(line), err=True)

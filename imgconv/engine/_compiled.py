@@ -39,6 +39,14 @@ def loops():
     return _InterruptibleLoops(module)
 
 
+def loops3d():
+    """The compiled loops for volumes, :mod:`imgconv.engine._loops3d` (imports numba on first
+    call), with its thread count set to the current settings' share; each compiles interruptibly."""
+    module = importlib.import_module("imgconv.engine._loops3d")
+    module.set_threads(current().threads)
+    return _InterruptibleLoops(module)
+
+
 class _InterruptibleLoops:
     """The loops module, its numba functions wrapped by :func:`_compile_then_call`."""
 

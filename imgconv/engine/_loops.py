@@ -107,39 +107,45 @@ def correlate_lowrank(src, col_factors, row_factors, rows, cols, left, C, cval, 
     ``sum_r outer(col_factors[r], row_factors[r])``. Cost per pixel: rank*(h+w).
     Rows are processed in strips of CHUNK floats so the intermediate stays in L1.
     """
-    H, WC = out.shape
+    H = out.shape[0]
+    for blk in prange(nblocks):
+        lowrank_rows(src, col_factors, row_factors, rows, cols, left, C, cval,
+                     blk * H // nblocks, (blk + 1) * H // nblocks, out)
+
+
+@njit(cache=True, inline="always", fastmath={"contract"})
+def lowrank_rows(src, col_factors, row_factors, rows, cols, left, C, cval, start, stop, out):
+    """Output rows ``start:stop`` of :func:`correlate_lowrank` (one block, one thread)."""
+    WC = out.shape[1]
     W = WC // C
     rank, h = col_factors.shape
     w = row_factors.shape[1]
     WpC = cols.shape[0] * C
     halo = (w - 1) * C
-    for blk in prange(nblocks):
-        start = blk * H // nblocks
-        stop = (blk + 1) * H // nblocks
-        ring = np.empty((h, WpC), np.float32)
-        tmp = np.empty(CHUNK + halo, np.float32)
-        acc = np.empty(CHUNK, np.float32)
-        vlines = [ring[0]] * h
-        voffs = np.empty(h, np.int64)
-        hlines = [tmp] * w
-        hoffs = np.arange(w) * C
-        for p in range(start, start + h - 1):
-            _pad_row(src, rows[p], cols, left, W, C, cval, ring[p % h])
-        for i in range(start, stop):
-            p = i + h - 1
-            _pad_row(src, rows[p], cols, left, W, C, cval, ring[p % h])
-            for a in range(h):
-                vlines[a] = ring[(i + a) % h]
-            for x0 in range(0, WC, CHUNK):
-                n = min(CHUNK, WC - x0)
-                m = n + halo
-                voffs[:] = x0
-                acc[:n] = 0.0
-                for r in range(rank):
-                    tmp[:m] = 0.0
-                    _accumulate(tmp, m, vlines, voffs, col_factors[r], h)
-                    _accumulate(acc, n, hlines, hoffs, row_factors[r], w)
-                out[i, x0:x0 + n] = acc[:n]
+    ring = np.empty((h, WpC), np.float32)
+    tmp = np.empty(CHUNK + halo, np.float32)
+    acc = np.empty(CHUNK, np.float32)
+    vlines = [ring[0]] * h
+    voffs = np.empty(h, np.int64)
+    hlines = [tmp] * w
+    hoffs = np.arange(w) * C
+    for p in range(start, start + h - 1):
+        _pad_row(src, rows[p], cols, left, W, C, cval, ring[p % h])
+    for i in range(start, stop):
+        p = i + h - 1
+        _pad_row(src, rows[p], cols, left, W, C, cval, ring[p % h])
+        for a in range(h):
+            vlines[a] = ring[(i + a) % h]
+        for x0 in range(0, WC, CHUNK):
+            n = min(CHUNK, WC - x0)
+            m = n + halo
+            voffs[:] = x0
+            acc[:n] = 0.0
+            for r in range(rank):
+                tmp[:m] = 0.0
+                _accumulate(tmp, m, vlines, voffs, col_factors[r], h)
+                _accumulate(acc, n, hlines, hoffs, row_factors[r], w)
+            out[i, x0:x0 + n] = acc[:n]
 
 
 # No "reassoc": the running sums keep their order; the rest may use fast sqrt/div.

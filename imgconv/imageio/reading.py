@@ -26,10 +26,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import io
-import os
 import struct
-import sys
 import warnings
 import zlib
 
@@ -43,6 +40,7 @@ from imgconv.imageio.npy import MAGIC as NPY_MAGIC
 from imgconv.imageio.npy import read_npy
 from imgconv.imageio.picture import decoded_picture, pixels_from_samples, scale_integers
 from imgconv.imageio.pillow16 import decode_16bit_colour
+from imgconv.imageio.sources import open_source
 
 # What Pillow raises on corrupt or unsupported data (fuzzing found no others).
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
@@ -143,91 +141,35 @@ def read_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
     >>> read_image(buf.getvalue()).pixels
     array([[0.2, 0.2]], dtype=float32)
     """
-    label, fp = _open_source(source, max_pixels)
+    return read_by_kind(source, max_pixels, npy=_read_npy, tiff=_read_tiff, other=_read_with_pillow)
+
+
+def read_by_kind(source, max_pixels, *, npy, tiff, other):
+    """Open ``source`` and call the reader for what its first bytes say, as ``reader(fp, label,
+    max_pixels)``: ``npy``, else ``tiff`` (None from it means not for it), else ``other``."""
+    label, fp = open_source(source, max_pixels)
     with fp:
-        head = fp.read(len(NPY_MAGIC))
-        if not head:
-            raise ImageReadError("empty file (0 bytes)", label)
+        kind = sniff(fp, label)
+        if kind == "npy":
+            return npy(fp, label, max_pixels)
+        if kind == "tiff":
+            result = tiff(fp, label, max_pixels)
+            if result is not None:
+                return result
         fp.seek(0)
-        if head == NPY_MAGIC:
-            return _read_npy(fp, label, max_pixels)
-        if head[:4] in tiff.SIGNATURES:
-            picture = _read_tiff(fp, label, max_pixels)
-            if picture is not None:
-                return picture
-            fp.seek(0)
-        return _read_with_pillow(fp, label, max_pixels)
+        return other(fp, label, max_pixels)
 
 
-def _open_source(source, max_pixels=DEFAULT_MAX_PIXELS):
-    """Return ``(label, seekable binary file)`` for any accepted source.
-
-    A path that is not seekable (a pipe, ``<(...)`` of a shell, a character device) is
-    read into memory, at most :func:`stream_limit` bytes.
-    """
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return None, io.BytesIO(bytes(source))
-    if isinstance(source, str) and source == "-":
-        return "-", io.BytesIO(sys.stdin.buffer.read())
-    if hasattr(source, "read"):
-        data = source.read()
-        if not isinstance(data, bytes):
-            raise ImageReadError("the file object must be opened in binary mode",
-                                 getattr(source, "name", None))
-        return getattr(source, "name", None), io.BytesIO(data)
-    if not isinstance(source, (str, os.PathLike)):
-        raise ImageReadError(f"cannot read an image from a {type(source).__name__}")
-    path = os.fspath(source)
-    if os.path.isdir(path):
-        raise ImageReadError("is a directory, not an image file", path)
-    try:
-        fp = open(path, "rb")
-    except OSError as exc:
-        raise _open_failure(exc, path) from None
-    if fp.seekable():
-        return path, fp
-    with fp:
-        return path, _read_stream(fp, path, stream_limit(max_pixels))
-
-
-#: Bytes per pixel that no image format needs more of (a float64 RGBA ``.npy``), and room
-#: for metadata, headers and frames beyond the first.
-_BYTES_PER_PIXEL, _METADATA_BYTES = 32, 64 * 2**20
-
-
-def stream_limit(max_pixels):
-    """The most bytes read from a pipe for an image of at most ``max_pixels`` pixels.
-
-    Examples
-    --------
-    >>> stream_limit(1000) // 2**20
-    64
-    """
-    return max_pixels * _BYTES_PER_PIXEL + _METADATA_BYTES
-
-
-def _read_stream(fp, label, limit):
-    """All bytes of a non-seekable stream in a BytesIO, refused past ``limit`` bytes."""
-    data = io.BytesIO()
-    try:
-        while chunk := fp.read(min(2**20, limit + 1 - data.tell())):
-            data.write(chunk)
-            if data.tell() > limit:
-                raise ImageReadError(f"more than {limit} bytes from a pipe: larger than any image within the "
-                                     "size limit (see --max-pixels)", label)
-    except OSError as exc:
-        raise ImageReadError(f"cannot read: {exc.strerror or exc}", label) from None
-    data.seek(0)
-    return data
-
-
-def _open_failure(exc, path):
-    """The ImageReadError for an OSError from opening ``path``."""
-    if isinstance(exc, FileNotFoundError):
-        return ImageReadError("no such file", path)
-    if isinstance(exc, PermissionError):
-        return ImageReadError("permission denied", path)
-    return ImageReadError(f"cannot open: {exc.strerror or exc}", path)
+def sniff(fp, label):
+    """``"npy"``, ``"tiff"`` or None (a format for Pillow) from the first bytes of ``fp``, which is
+    left at its start; an empty file is refused."""
+    head = fp.read(len(NPY_MAGIC))
+    if not head:
+        raise ImageReadError("empty file (0 bytes)", label)
+    fp.seek(0)
+    if head == NPY_MAGIC:
+        return "npy"
+    return "tiff" if head[:4] in tiff.SIGNATURES else None
 
 
 def _read_npy(fp, label, max_pixels):
@@ -237,7 +179,8 @@ def _read_npy(fp, label, max_pixels):
                 f".npy array of shape {shape} is not an image (H x W or H x W x C, C <= 4)",
                 label)
         check_size(shape[1], shape[0], max_pixels, label)
-        if dtype not in (np.bool_, np.uint8, np.uint16) and not np.issubdtype(dtype, np.floating):
+        native = dtype.newbyteorder("=")  # either byte order (pixels_from_samples converts)
+        if native not in (np.bool_, np.uint8, np.uint16) and not np.issubdtype(native, np.floating):
             raise ImageReadError(f".npy dtype {dtype} is not supported "
                                  "(use uint8, uint16 or float)", label)
 
@@ -272,17 +215,25 @@ def _read_with_pillow(fp, label, max_pixels):
             str(w.message) for w in caught
             if not issubclass(w.category, Image.DecompressionBombWarning)))
         return picture
-    except ImgconvError:
-        raise
-    except Image.DecompressionBombError as exc:
+    except Exception as exc:  # noqa: BLE001 -- mapped to one message, or raised again
+        raise decoding_failure(exc, label, max_pixels, "image") from None
+
+
+def decoding_failure(exc, label, max_pixels, what):
+    """The exception to raise for ``exc`` from Pillow decoding ``what`` ("image", "frame") of
+    ``label``: an ImageReadError with one clear message, or ``exc`` itself (our own errors, bugs)."""
+    if isinstance(exc, ImgconvError):
+        return exc
+    if isinstance(exc, Image.DecompressionBombError):
         # Pillow refused in Image.open, before our check could run: same message as ours
-        raise pillow_refusal(exc, max_pixels, label) from None
-    except Image.UnidentifiedImageError:
-        raise ImageReadError("not a recognised image format", label) from None
-    except MemoryError:
-        raise ImageReadError("not enough memory to decode the image", label) from None
-    except _DECODE_ERRORS as exc:
-        raise ImageReadError(f"cannot decode image: {exc}", label) from None
+        return pillow_refusal(exc, max_pixels, label)
+    if isinstance(exc, Image.UnidentifiedImageError):
+        return ImageReadError("not a recognised image format", label)
+    if isinstance(exc, MemoryError):
+        return ImageReadError(f"not enough memory to decode the {what}", label)
+    if isinstance(exc, _DECODE_ERRORS):
+        return ImageReadError(f"cannot decode {what}: {exc}", label)
+    return exc
 
 
 def _decode(im, fp, label):
@@ -295,6 +246,11 @@ def _decode(im, fp, label):
         pixels, depth = pixels_from_samples(samples, label)
         pixels = orient(pixels, im.getexif().get(0x0112, 1))
     else:
+        if source_format == "TIFF":  # tifffile declined it: would Pillow get it wrong?
+            refusal, note = tiff.pillow_shortfall(im)
+            if refusal:
+                raise ImageReadError(refusal, label)
+            notes += [note] if note else []
         ImageOps.exif_transpose(im, in_place=True)  # loads the image
         pixels, depth, converted = _pixels_from_mode(im, label)
         if converted and icc:
