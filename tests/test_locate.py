@@ -377,7 +377,7 @@ def test_cli_angles_forms(files, cli, angles):
     ("--angles", "10:5", "below MIN"), ("--angles", "-400:0", "-360..360"),
     ("--angles", "-180:181", "more than 360"), ("--angles", "0:10:0", "positive"),
     ("--angles", "0:360:1e-9", "steps"), ("--angles", "a:b", "MIN:MAX"), ("--angles", "1:2:3:4", "MIN:MAX"),
-    ("--angles", "", "MIN:MAX"), ("--scales", "0:2", "MIN <= MAX"), ("--scales", "1:inf", "MIN <= MAX"),
+    ("--angles", "", "MIN:MAX"), ("--scales", "0:2", "MIN <= MAX"), ("--scales", "1:inf", "finite"),
     ("--scales", "0.5:1000", "0.01..100"), ("--levels", "0", "1..12"), ("--levels", "x", "levels"),
     ("--levels", "13", "1..12"),
 ])
