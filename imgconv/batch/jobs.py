@@ -33,13 +33,14 @@ class JobPlan:
     """The jobs of a run, the jobs skipped as their outputs exist, and inputs ignored as non-images.
 
     ``several`` is True when the inputs are several files or a folder: outputs then go to a
-    folder, and the run reports a summary.
+    folder, and the run reports a summary.  ``order`` lists the inputs of both as found.
     """
 
     jobs: list
     skipped: list = field(default_factory=list)
     ignored: list = field(default_factory=list)
     several: bool = False
+    order: list = field(default_factory=list)
 
 
 def _image_extensions():
@@ -158,7 +159,7 @@ def plan_jobs(inputs, *, suffix, output=None, fmt=None, recursive=False, glob=No
     if existing and not overwrite:
         more = f", and {len(existing) - 1} more of the {len(found)} outputs" if len(existing) > 1 else ""
         raise ImgconvError(f"{existing[0]}: output exists{more} (use --overwrite or --skip-existing)")
-    return JobPlan(jobs, skipped, ignored, many)
+    return JobPlan(jobs, skipped, ignored, many, [src for src, _ in found])
 
 
 def _check_format(output, fmt, depth, many):

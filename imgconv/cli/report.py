@@ -41,6 +41,9 @@ def batch_report(command, plan, summary):
         else:
             files.append(_entry(job, "done" if src in finished else "not_run", None, notes))
     files += [_entry(job, "skipped", None, notes) for job in plan.skipped]
+    if plan.skipped:  # in the order of the inputs, as found (jobs and skipped ones interleave)
+        position = {str(src): n for n, src in enumerate(plan.order)}
+        files.sort(key=lambda f: position.get(f["input"], len(position)))
     counts = {status: sum(f["status"] == status for f in files) for status in ("done", "skipped", "failed", "not_run")}
     return {
         "command": command,
