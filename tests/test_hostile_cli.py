@@ -582,6 +582,21 @@ def test_options_used_are_not_noted(cli, pics, tmp_path, args):
     assert code == 0 and err == "", err
 
 
+def test_jobs_with_a_scheduler_get_one_note_not_two(cli, pics, tmp_path, monkeypatch):
+    """Item 19 beside part 1's -j cap: -j with --scheduler is noted as unused, not also as capped."""
+    import imgconv.batch
+    import imgconv.settings
+    from imgconv.batch import Summary
+
+    monkeypatch.setattr(imgconv.batch, "run_jobs", lambda jobs, *a, **k: Summary(done=len(jobs)))
+    monkeypatch.setattr(imgconv.settings, "usable_cores", lambda: 1)  # 3 images, -j 256: over the cap of 2
+    code, _, err = cli("filter", pics, "-k", "blur", "-o", tmp_path / "out", "-j", "256",
+                       "--scheduler", "tcp://127.0.0.1:8786")
+    notes = [line for line in err.splitlines() if line.startswith("imgconv: note: ")]
+    assert code == 0 and notes == ["imgconv: note: -j/--jobs is not used with --scheduler (the cluster's workers "
+                                   "run the images): ignored"], err
+
+
 def test_match_notes_min_distance_without_several_matches(cli, pics):
     code, _, err = cli("match", pics / "scene.png", pics / "template.png", "--min-distance", "5")
     assert code == 0 and err.strip() == "imgconv: note: --min-distance is used only with -n/--max-matches above 1: ignored"

@@ -220,6 +220,8 @@ def run_batch(ctx, inputs, task, *, suffix, output, fmt, recursive, glob_pattern
                      overwrite=overwrite, skip_existing=skip_existing, depth=task.output.depth)
     checks.check_plan(ctx, plan, fmt=fmt, as_json=as_json)
     workers, capped = worker_count(jobs, jobs=len(plan.jobs))
+    if scheduler:  # -j is not used there (a note says so), so it is not capped either
+        capped = None
     if not quiet:
         for message in checks.ignored_options(ctx, plan):
             note(message)
