@@ -37,7 +37,15 @@ class ImageWriteError(ImgconvError):
 
 
 class MatchError(ImgconvError):
-    """Template matching cannot run (template larger than image, flat template, ...)."""
+    """Template matching cannot run (template larger than image, flat template, ...).
+
+    ``subject`` says which input is at fault: ``"image"``, ``"template"``, ``"mask"`` or None,
+    so that a caller holding file names can name the right one.
+    """
+
+    def __init__(self, message, path=None, subject=None):
+        super().__init__(message, path)
+        self.subject = subject
 
 
 class EngineError(ImgconvError):

@@ -165,10 +165,11 @@ def filter_image(image, kernels, *, mode="reflect", cval=0.0, method="auto", cor
             planes = apply_kernel(planes, kernel, nan=policy, **opts)
         return planes
 
-    return process_pixels(image, operate, has_alpha=has_alpha,
-                          alpha=resolve_alpha_mode(alpha, applied_matrices(chain, normalize)),
-                          linear=linear, channels=channels, nan=nan, valid=valid, absolute=absolute,
-                          scale=scale, offset=offset, notes=notes)
+    with np.errstate(over="ignore", invalid="ignore"):  # float overflow gives infinity: no warning
+        return process_pixels(image, operate, has_alpha=has_alpha,
+                              alpha=resolve_alpha_mode(alpha, applied_matrices(chain, normalize)),
+                              linear=linear, channels=channels, nan=nan, valid=valid, absolute=absolute,
+                              scale=scale, offset=offset, notes=notes)
 
 
 def explain_filter(shape, kernels, *, method="auto", correlate=False, channels="all"):

@@ -19,6 +19,7 @@ True
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -129,5 +130,5 @@ def make_folders(folder):
         try:
             os.mkdir(each)
         except FileExistsError:
-            if kind(each) != "folder":
-                raise
+            if kind(each) != "folder":  # a file (or a dangling link) where a folder must go
+                raise NotADirectoryError(errno.ENOTDIR, "a file is in the way, not a folder", str(each)) from None

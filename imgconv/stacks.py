@@ -13,9 +13,8 @@ plain image, which the task then processes as always. The rule:
   all written back with durations, loop, disposal and page order
   (:mod:`imgconv.imageio.frames`); a destination that holds one image is refused before
   any work. ``frames="first"`` reads the first only, with a note (as ``match`` does);
-* standard input is read once, whatever it holds (:func:`job_source`, within the limits of
-  :func:`imgconv.imageio.stdin.read_stdin`: ``--max-pixels`` and ``--max-memory``); one plain
-  image is left to the task, read from that buffer.
+* standard input, and a pipe given by name, is read once, whatever it holds
+  (:func:`input_source`; standard input within ``--max-pixels`` and ``--max-memory``).
 
 Examples
 --------
@@ -33,24 +32,42 @@ from imgconv.errors import ImgconvError
 _EXTENSIONS = {"GIF": "gif", "PNG": "png", "WEBP": "webp", "TIFF": "tif", "NPY": "npy"}
 
 
-def job_source(job, output):
-    """The job's source: its path, or standard input read once (within ``output.max_pixels`` and
-    the memory budget, :func:`imgconv.stream.job.memory_budget`) into a buffer named ``-``."""
-    if job.src != "-":
+def input_source(job, output):
+    """What the job reads, read only once: its path; standard input or a pipe (a path that is not
+    a regular file: ``<(...)``, a FIFO) as a buffer named after it, read at once (standard input
+    within the limits of :func:`imgconv.imageio.stdin.read_stdin` and the memory budget,
+    :func:`imgconv.stream.job.memory_budget`; a pipe within the size limit,
+    :func:`imgconv.imageio.sources.stream_limit`)."""
+    if job.src == "-":
+        import sys
+
+        from imgconv.imageio.limits import DEFAULT_MAX_PIXELS
+        from imgconv.imageio.stdin import read_stdin
+        from imgconv.stream.job import memory_budget
+
+        buffer = read_stdin(sys.stdin.buffer, max_pixels=output.max_pixels or DEFAULT_MAX_PIXELS,
+                            max_bytes=memory_budget(output))
+        buffer.name = "-"
+        return buffer
+    import os
+    import stat
+
+    try:
+        mode = os.stat(job.src).st_mode
+    except (OSError, TypeError, ValueError):  # missing, a link loop, ...: the reader says so
         return job.src
-    import sys
-
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return job.src
     from imgconv.imageio.limits import DEFAULT_MAX_PIXELS
-    from imgconv.imageio.stdin import read_stdin
-    from imgconv.stream.job import memory_budget
+    from imgconv.imageio.sources import open_source
 
-    buffer = read_stdin(sys.stdin.buffer, max_pixels=output.max_pixels or DEFAULT_MAX_PIXELS,
-                        max_bytes=memory_budget(output))
-    buffer.name = "-"
+    label, buffer = open_source(job.src, output.max_pixels or DEFAULT_MAX_PIXELS)  # read into memory
+    buffer.name = label
     return buffer
 
 
-def _rewind(source):
+def rewind(source):
+    """``source``, at its start when it is a buffer."""
     if hasattr(source, "seek"):
         source.seek(0)
     return source
@@ -63,9 +80,9 @@ def kind_of(source, output, needs_volume):
 
     if needs_volume or output.volume:
         return "volume"
-    if _npy_volume(_rewind(source), MAGIC):
+    if _npy_volume(rewind(source), MAGIC):
         return "volume"
-    if output.frames == "all" and count_frames(_rewind(source))[0] > 1:
+    if output.frames == "all" and count_frames(rewind(source))[0] > 1:
         return "frames"
     return None
 
@@ -83,7 +100,7 @@ def _npy_volume(source, magic):
         found.append(shape)
         raise ImgconvError("header read")
 
-    data = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else _rewind(source)
+    data = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else rewind(source)
     try:
         read_npy(data, check=header_only)
     except ImgconvError:
@@ -100,11 +117,11 @@ def _is_stack(source):
     from imgconv.imageio.npy import MAGIC
     from imgconv.imageio.volume import probe_volume
 
-    source = _rewind(source)
+    source = rewind(source)
     head = source.read(len(MAGIC)) if hasattr(source, "read") else _head(source, len(MAGIC))
     if head == MAGIC:
-        return probe_volume(_rewind(source))[0] > 1
-    return count_frames(_rewind(source))[0] > 1
+        return probe_volume(rewind(source))[0] > 1
+    return count_frames(rewind(source))[0] > 1
 
 
 def _head(path, n):
@@ -117,9 +134,8 @@ def _head(path, n):
         return b""
 
 
-def _run(job, output, frame, volume, needs_volume, source):
-    """Process ``job`` (its ``source``, :func:`job_source`) as frames or a volume: its notes; None
-    for one plain image."""
+def _run(job, source, output, frame, volume, needs_volume):
+    """Process ``job`` (reading ``source``) as frames or a volume: its notes; None for one plain image."""
     from imgconv.imageio.frames import check_frames_destination, count_frames, read_frames, write_frames
     from imgconv.imageio.volume import check_volume_destination, read_volume, write_volume
 
@@ -132,7 +148,7 @@ def _run(job, output, frame, volume, needs_volume, source):
                                getattr(source, "name", source))
         if fmt is not None or job.dst != "-":
             check_volume_destination(job.dst, fmt)  # before any work
-        stack = read_volume(_rewind(source), **limit)
+        stack = read_volume(rewind(source), **limit)
         result = volume(stack)
         _prepare(job)
         fmt = fmt or (_EXTENSIONS.get(stack.format) if job.dst == "-" else None)
@@ -140,25 +156,23 @@ def _run(job, output, frame, volume, needs_volume, source):
                      overwrite=getattr(job, "replace", True))
         return stack.notes
     if kind == "frames":
-        count, source_format = count_frames(_rewind(source))
+        count, source_format = count_frames(rewind(source))
         fmt = fmt or (_EXTENSIONS.get(source_format) if job.dst == "-" else None)
         check_frames_destination(job.dst, count, fmt)  # before any work
-        stack = read_frames(_rewind(source), **limit)
+        stack = read_frames(rewind(source), **limit)
         results = [frame(picture) for picture in stack.pictures]
         _prepare(job)
         write_frames(job.dst, results, like=stack, depth=output.depth, quality=output.quality, format=fmt,
                      overwrite=getattr(job, "replace", True))
         return stack.notes
-    _rewind(source)
     return None
 
 
 def _prepare(job):
     """The output's folder, for mirrored trees under ``-o DIR``."""
-    if job.dst != "-":
-        from pathlib import Path
+    from imgconv.tasks import make_output_folder
 
-        Path(job.dst).parent.mkdir(parents=True, exist_ok=True)
+    make_output_folder(job.dst)
 
 
 #: The pixel options a volume does not take yet (their default values).
@@ -187,8 +201,7 @@ def _frame_options(task):
 
 
 def filter_stack(job, task, source):
-    """:class:`imgconv.tasks.FilterTask` on frames or a volume (``source``: :func:`job_source`):
-    its notes, or None for one image."""
+    """:class:`imgconv.tasks.FilterTask` on frames or a volume: its notes, or None for one image."""
     import dataclasses
 
     from imgconv.filtering import filter_image, resolve_kernels
@@ -202,12 +215,11 @@ def filter_stack(job, task, source):
     def volume(stack):
         return filter_volume(stack, chain, **_volume_options(dataclasses.asdict(task.options), VOLUME_OPTIONS))
 
-    return _run(job, task.output, frame, volume, any(k.ndim == 3 for k in chain), source)
+    return _run(job, source, task.output, frame, volume, any(k.ndim == 3 for k in chain))
 
 
 def deconvolve_stack(job, task, source):
-    """:class:`imgconv.tasks.DeconvolveTask` on frames or a volume (``source``: :func:`job_source`):
-    its notes, or None for one image."""
+    """:class:`imgconv.tasks.DeconvolveTask` on frames or a volume: its notes, or None for one image."""
     import dataclasses
 
     from imgconv.deconvolve import deconvolve_picture
@@ -222,4 +234,4 @@ def deconvolve_stack(job, task, source):
         options = _volume_options(dataclasses.asdict(task.options), own)
         return deconvolve_volume(stack.voxels, task.psf, has_alpha=stack.has_alpha, progress=task.progress, **options)
 
-    return _run(job, task.output, frame, volume, getattr(task.psf, "ndim", 2) == 3, source)
+    return _run(job, source, task.output, frame, volume, getattr(task.psf, "ndim", 2) == 3)

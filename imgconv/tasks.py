@@ -62,15 +62,12 @@ class OutputOptions:
     max_memory: int = None
 
 
-def read_input(job, output, source=None):
-    """Read ``job.src`` (or ``source``: :func:`imgconv.stacks.job_source`, standard input read
-    already) as a :class:`imgconv.imageio.Picture` within ``output.max_pixels``."""
+def read_input(source, output):
+    """The Picture at ``source`` (a path, or a buffer from :func:`imgconv.stacks.input_source`)."""
     from imgconv.imageio import read_image
+    from imgconv.stacks import rewind
 
-    if hasattr(source, "seek"):
-        source.seek(0)
-    return read_image(job.src if source is None else source,
-                      **({} if output.max_pixels is None else {"max_pixels": output.max_pixels}))
+    return read_image(rewind(source), **({} if output.max_pixels is None else {"max_pixels": output.max_pixels}))
 
 
 def read_valid(path, output):
@@ -93,18 +90,22 @@ def finish(job, result, picture, output, *, cval, notes, **clip_note):
                          notes=notes, **clip_note)
 
 
-def make_folder(job):
-    """Create the folder ``job.dst`` goes into: mirrored trees under ``-o DIR``, of any depth."""
+def make_output_folder(dst):
+    """Create the folder of ``dst`` (mirrored trees under ``-o DIR``, of any depth); one that cannot
+    be made is the output's failure (ImageWriteError), not the input's."""
     from pathlib import Path
 
     from imgconv.errors import ImageWriteError
     from imgconv.paths import make_folders
 
-    if job.dst != "-":
-        try:
-            make_folders(Path(job.dst).parent)
-        except OSError as exc:
-            raise ImageWriteError(f"cannot create the folder {exc.filename}: {exc.strerror or exc}", job.dst) from None
+    if dst == "-":
+        return
+    folder = Path(dst).parent
+    try:
+        make_folders(folder)
+    except OSError as exc:
+        raise ImageWriteError(f"cannot create the folder {exc.filename or folder}: {exc.strerror or exc}",
+                              dst) from None
 
 
 def write_result(job, result, picture, output):
@@ -112,7 +113,7 @@ def write_result(job, result, picture, output):
     existing file only if ``job.replace``.  Returns the notes (metadata the format cannot store)."""
     from imgconv.imageio import write_image
 
-    make_folder(job)
+    make_output_folder(job.dst)
     notes = []
     write_image(job.dst, result, depth=output.depth, like=picture, quality=output.quality,
                 format=output.format if job.dst == "-" else None, overwrite=getattr(job, "replace", True), notes=notes)
@@ -131,15 +132,15 @@ class FilterTask:
         """Frames and volumes as :mod:`imgconv.stacks` says; one image in strips
         (:mod:`imgconv.stream`: bounded memory, the same result) or, where a feature needs it, whole."""
         from imgconv.filtering import filter_image
-        from imgconv.stacks import filter_stack, job_source
+        from imgconv.stacks import filter_stack, input_source
         from imgconv.stream.job import filter_file
 
-        source = job_source(job, self.output)
+        source = input_source(job, self.output)  # standard input and pipes: read once
         if (notes := filter_stack(job, self, source)) is not None:  # several frames, or a volume
             return notes
         if (notes := filter_file(job, source, self)) is not None:  # in strips
             return notes
-        picture = read_input(job, self.output, source)
+        picture = read_input(source, self.output)
         notes = list(picture.notes)
         options = dataclasses.asdict(self.options)
         options["valid"] = read_valid(self.options.valid, self.output)
@@ -173,14 +174,14 @@ class DeconvolveTask:
 
     def __call__(self, job):
         from imgconv.deconvolve import deconvolve_picture
-        from imgconv.stacks import deconvolve_stack, job_source
+        from imgconv.stacks import deconvolve_stack, input_source
         from imgconv.stream.job import check_deconvolve
 
-        source = job_source(job, self.output)
+        source = input_source(job, self.output)  # standard input and pipes: read once
         if (notes := deconvolve_stack(job, self, source)) is not None:  # several frames, or a volume
             return notes
         check_deconvolve(source, job.src, self.output)  # from the header, before decoding
-        picture = read_input(job, self.output, source)
+        picture = read_input(source, self.output)
         notes = list(picture.notes)
         options = dataclasses.asdict(self.options)
         options["valid"] = read_valid(self.options.valid, self.output)

@@ -10,6 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # `python -m imgconv` in subprocesses must import the installed package, not the checkout
 # beside the current folder
 os.environ["PYTHONSAFEPATH"] = "1"
+# every Python the suite starts (the CLI, its workers) turns warnings into errors: the CLI must never
+# show a Python warning, so one that surfaces fails the test that met it
+os.environ["PYTHONWARNINGS"] = "error"
 # helper modules of the tests (tasks that worker processes import by name); appended, so the
 # installed imgconv still comes first
 if str(Path(__file__).resolve().parent) not in sys.path:
@@ -42,12 +45,20 @@ def photo_grey(photo_rgb):
 
 @pytest.fixture
 def cli(capsys):
-    """Run the CLI in-process: ``cli("filter", ...)`` returns (exit code, stdout, stderr)."""
+    """Run the CLI in-process: ``cli("filter", ...)`` returns (exit code, stdout, stderr).
+
+    Python warnings are errors inside: one that the CLI lets happen makes it fail (exit 70 or a
+    per-file internal error), as the CLI must never show a warning.
+    """
+    import warnings
+
     from imgconv.cli import run
 
     def invoke(*args):
-        with pytest.raises(SystemExit) as exc:
-            run([str(a) for a in args])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(SystemExit) as exc:
+                run([str(a) for a in args])
         out, err = capsys.readouterr()
         return exc.value.code, out, err
     return invoke

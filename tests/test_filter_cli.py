@@ -251,9 +251,12 @@ def test_tiny_motion_and_disc_are_identity_not_errors(cli, rgb8, tmp_path):
         assert code == 0 and err == "" and np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(rgb8)))
 
 
-def test_output_file_extension_wins_over_format(cli, rgb8, tmp_path):
+def test_output_file_extension_contradicting_format_is_refused(cli, rgb8, tmp_path):
+    # issue 11, item 19: -o b.png --format jpg used to write PNG silently; a contradiction is refused
     out = tmp_path / "b.png"
-    assert cli("filter", rgb8, "-k", "blur", "-o", out, "--format", "jpg")[0] == 0
+    code, _, err = cli("filter", rgb8, "-k", "blur", "-o", out, "--format", "jpg")
+    assert code == 2 and "--format jpg contradicts" in err and not out.exists()
+    assert cli("filter", rgb8, "-k", "blur", "-o", out, "--format", "png")[0] == 0
     assert Image.open(out).format == "PNG"
 
 

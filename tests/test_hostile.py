@@ -157,7 +157,7 @@ def _deny(monkeypatch, module, target):
 
 
 def test_image_without_read_permission(cli, work, monkeypatch):
-    _deny(monkeypatch, imageio.reading, work / "good.png")
+    _deny(monkeypatch, imageio.sources, work / "good.png")  # the module that opens image files
     before = snapshot(work)
     code, _, err = cli("filter", work / "good.png", "-k", "blur")
     assert_refused(code, err, "good.png", before=before, folder=work)

@@ -728,7 +728,7 @@ def test_permission_denied(monkeypatch, tmp_path):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(imageio.reading, "open", refuse, raising=False)
+    monkeypatch.setattr(imageio.sources, "open", refuse, raising=False)  # the module that opens image files
     with pytest.raises(ImageReadError, match="permission denied"):
         read_image(target)
 

@@ -570,12 +570,14 @@ def test_preset_files_are_user_kernel_files(tmp_path):
 # ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spec", ["foo", "foo:bar=1", "sobell", "edges", "1,2;x", "-k"])
-def test_unknown_spec(spec, tmp_path, monkeypatch):
+@pytest.mark.parametrize("spec, meant", [("foo", None), ("foo:bar=1", None), ("sobell", "sobel"), ("edges", "edge"),
+                                         ("1,2;x", None), ("-k", None)])
+def test_unknown_spec(spec, meant, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(KernelError) as info:
         load_kernel(spec)
-    assert str(info.value) == f"unknown kernel {spec!r} (not a preset, file or matrix; see 'imgconv kernels')"
+    hint = f"did you mean {meant!r}? " if meant else ""  # a preset a typo away is named (issue 11, item 31)
+    assert str(info.value) == f"unknown kernel {spec!r} (not a preset, file or matrix; {hint}see 'imgconv kernels')"
 
 
 @pytest.mark.parametrize("spec", ["", "   ", b"sobel"])

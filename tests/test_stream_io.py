@@ -193,7 +193,8 @@ def run_cli(*args, stdin=None, timeout=120):
     """The CLI in a real process: (exit code, stderr, seconds, peak RSS in MiB of that process)."""
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking (pytest) process
     probe = ("import sys\nfrom imgconv.cli import run\ntry:\n    run(sys.argv[1:])\nfinally:\n"
-             "    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+             "    with open('/proc/self/status') as status:\n"
+             "        hwm = [l for l in status if l.startswith('VmHWM')][0].split()[1]\n"
              "    sys.stderr.write('@rss %s\\n' % hwm)\n")
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", probe, *map(str, args)], stdin=stdin, capture_output=True,

@@ -10,6 +10,7 @@ import dataclasses
 import itertools
 from pathlib import Path
 
+from imgconv.batch.connect import open_client
 from imgconv.batch.jobs import STDIO
 from imgconv.batch.run import GRACE_SECONDS, _call, _first_line
 from imgconv.errors import ImgconvError
@@ -18,15 +19,12 @@ from imgconv.errors import ImgconvError
 def run_on_cluster(jobs, fn, scheduler, record, connect_timeout):
     """One Dask task per image on the cluster at ``scheduler``; the same per-file outcomes."""
     try:
-        from distributed import Client, as_completed
+        from distributed import as_completed
     except ImportError:
         raise ImgconvError("--scheduler needs Dask: pip install 'imgconv[dask]'") from None
     if any(STDIO in (job.src, job.dst) for job in jobs):
         raise ImgconvError("stdin and stdout cannot be used with --scheduler")
-    try:
-        client = Client(scheduler, timeout=connect_timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError, TypeError) as exc:
-        raise ImgconvError(f"cannot reach the Dask scheduler at {scheduler}: {_first_line(exc)}") from None
+    client = open_client(scheduler, connect_timeout)
     futures = {}
     try:
         window = max(8, 2 * sum(client.nthreads().values()))

@@ -30,16 +30,17 @@ class Job:
 
 @dataclass
 class JobPlan:
-    """The jobs of a run, the outputs skipped as existing, and inputs ignored as non-images.
+    """The jobs of a run, the jobs skipped as their outputs exist, and inputs ignored as non-images.
 
     ``several`` is True when the inputs are several files or a folder: outputs then go to a
-    folder, and the run reports a summary.
+    folder, and the run reports a summary.  ``order`` lists the inputs of both as found.
     """
 
     jobs: list
     skipped: list = field(default_factory=list)
     ignored: list = field(default_factory=list)
     several: bool = False
+    order: list = field(default_factory=list)
 
 
 def _image_extensions():
@@ -131,7 +132,7 @@ def plan_jobs(inputs, *, suffix, output=None, fmt=None, recursive=False, glob=No
     if many and output == STDIO:
         raise ImgconvError("several inputs cannot all be written to stdout")
     _check_format(output, fmt, depth, many)
-    jobs, skipped, seen = [], [], {}
+    jobs, skipped, seen, existing = [], [], {}, []
     inputs_resolved = {real_path(s) for s, _ in found if s != STDIO}
     for src, root in found:
         too_long = name_problem(src) if src != STDIO else None
@@ -145,19 +146,20 @@ def plan_jobs(inputs, *, suffix, output=None, fmt=None, recursive=False, glob=No
                 raise ImgconvError(f"cannot write: {problem}{hint}", path=dst)
             key = real_path(dst)
             if key in seen:
-                raise ImgconvError(f"{seen[key]} and {src} would both be written to {dst}; "
-                                   "use --format or separate runs")
+                raise ImgconvError(_collision(seen[key], src, dst, fmt))
             seen[key] = src
             if key in inputs_resolved and not overwrite:
                 raise ImgconvError(f"{dst}: output would overwrite an input (use --overwrite to allow it)")
             if exists(dst) and must_exist:
                 if skip_existing:
-                    skipped.append(dst)
+                    skipped.append(Job(src, dst))
                     continue
-                if not overwrite:
-                    raise ImgconvError(f"{dst}: output exists (use --overwrite or --skip-existing)")
+                existing.append(dst)
         jobs.append(Job(src, dst, replace=overwrite))
-    return JobPlan(jobs, skipped, ignored, many)
+    if existing and not overwrite:
+        more = f", and {len(existing) - 1} more of the {len(found)} outputs" if len(existing) > 1 else ""
+        raise ImgconvError(f"{existing[0]}: output exists{more} (use --overwrite or --skip-existing)")
+    return JobPlan(jobs, skipped, ignored, many, [src for src, _ in found])
 
 
 def _check_format(output, fmt, depth, many):
@@ -171,3 +173,15 @@ def _check_format(output, fmt, depth, many):
         check_output(output, depth=depth)  # -o FILE: its extension names the format
     elif fmt is not None:
         check_output(format=fmt, depth=depth)
+
+
+def _collision(first, second, dst, fmt):
+    """Why two inputs get one output name, and what to do about it."""
+    if fmt:
+        advice = f"--format {fmt} gives them the same name; run them separately"
+    elif Path(str(first)).name == Path(str(second)).name:
+        advice = ("files of the same name from different folders; give their common folder as the input "
+                  "(its tree is mirrored) or run them separately")
+    else:
+        advice = "run them separately"
+    return f"{first} and {second} would both be written to {dst}: {advice}"

@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from glob import escape as glob_escape
 from pathlib import Path
@@ -24,11 +25,12 @@ from imgconv.errors import ImgconvError
 
 @dataclass
 class Summary:
-    """What a run did: counts, failures ``(path, reason)``, seconds."""
+    """What a run did: counts, failures ``(path, reason)``, the inputs ``finished``, seconds."""
 
     done: int = 0
     skipped: int = 0
     failed: list = field(default_factory=list)
+    finished: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
@@ -93,6 +95,7 @@ def run_jobs(jobs, fn, *, workers=1, progress=None, scheduler=None, connect_time
         summary.notes.extend((str(job.src), n) for n in notes)
         if error is None:
             summary.done += 1
+            summary.finished.append(job.src)
         else:
             summary.failed.append((str(job.src), error))
         if progress is not None:
@@ -133,18 +136,25 @@ _STOPPING = threading.Event()
 
 
 def _call(fn, job):
-    """Run one job: ``(None, notes)`` on success, ``(reason, [])`` on a user-facing failure."""
+    """Run one job: ``(None, notes)`` on success, ``(reason, [])`` on a user-facing failure.
+
+    A Python warning shown while the job runs becomes one of its notes (in a worker process it
+    would otherwise go to the terminal as Python prints it); the warning filters in force still
+    decide what is shown, or raised.
+    """
     if _STOPPING.is_set():
         raise KeyboardInterrupt
     _BUSY.set()
     try:
-        return None, list(fn(job) or [])
+        with warnings.catch_warnings(record=True) as caught:
+            notes = list(fn(job) or [])
+        return None, notes + [f"{w.category.__name__}: {w.message} (please report this)" for w in caught]
     except ImgconvError as exc:
         return (str(exc) if exc.path else f"{job.src}: {exc}"), []
     except MemoryError:
         return f"{job.src}: out of memory", []
-    except OSError as exc:
-        return f"{job.src}: {exc.strerror or exc}", []
+    except OSError as exc:  # the file it names (an output's folder, ...), else the input
+        return f"{exc.filename or job.src}: {exc.strerror or exc}", []
     except Exception as exc:  # noqa: BLE001 - one odd image never ends the run
         return f"{job.src}: internal error: {type(exc).__name__}: {_first_line(exc)} (please report this)", []
     finally:

@@ -15,7 +15,7 @@ Examples
 >>> pattern_parts("../other/*.png")
 Traceback (most recent call last):
 ...
-imgconv.errors.ImgconvError: --glob '../other/*.png': patterns must stay inside the folder (no '..')
+imgconv.errors.ImgconvError: '../other/*.png': patterns must stay inside the folder (no '..')
 """
 
 from __future__ import annotations
@@ -38,13 +38,28 @@ def pattern_parts(pattern=None, *, recursive=False):
     """
     text = "*" if pattern is None else str(pattern)
     if text.startswith(("/", os.sep)) or os.path.isabs(text) or os.path.splitdrive(text)[0]:
-        raise ImgconvError(f"--glob {text!r}: patterns are relative to each input folder (not absolute)")
+        folder, name = os.path.split(text.rstrip("/" + os.sep)) if text.strip("/" + os.sep) else (text, "*")
+        raise ImgconvError(f"{text!r}: patterns are relative to each input folder (not absolute); give "
+                           f"{folder or os.sep} as an input and --glob '{name}'")
     parts = tuple(p for p in text.replace(os.sep, "/").split("/") if p not in ("", "."))
     if ".." in parts:
-        raise ImgconvError(f"--glob {text!r}: patterns must stay inside the folder (no '..')")
-    if not parts:
-        raise ImgconvError(f"--glob {text!r}: an empty pattern matches nothing")
+        raise ImgconvError(f"{text!r}: patterns must stay inside the folder (no '..')")
+    if not parts or not text.strip():
+        raise ImgconvError(f"{text!r}: an empty pattern matches nothing (e.g. --glob '*.png')")
     return ((ANY_FOLDERS,) if recursive else ()) + parts
+
+
+def check_pattern(pattern):
+    """``pattern`` itself when :func:`pattern_parts` accepts it, else its ImgconvError (for the
+    command line, before any folder is read).
+
+    Examples
+    --------
+    >>> check_pattern("*.png")
+    '*.png'
+    """
+    pattern_parts(pattern)
+    return pattern
 
 
 def matches(parts, pattern):

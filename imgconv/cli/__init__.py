@@ -59,9 +59,11 @@ def main():
     """
 
 
-def fail(message, code=2, prefix="imgconv: error: "):
+def fail(message, code=2):
     """Print one ``imgconv: error:`` line on stderr and exit with ``code``."""
-    click.echo(f"{prefix}{message}", err=True)
+    from imgconv.cli.messages import error
+
+    error(message)
     sys.exit(code)
 
 
@@ -72,39 +74,55 @@ def run(argv=None):
     import signal
     import threading
 
+    from imgconv.cli.messages import say, warnings_as_notes
     from imgconv.errors import ImgconvError
     from imgconv.settings import LOAD_MS, use
 
     if threading.current_thread() is threading.main_thread():  # SIGTERM stops like Ctrl-C
         previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with use(load_ms=LOAD_MS):  # a one-off command pays for loading the compiled loops
-            rv = main.main(args=argv, prog_name="imgconv", standalone_mode=False)
+        with use(load_ms=LOAD_MS), warnings_as_notes():  # a one-off command pays for loading the loops
+            rv = _invoke(argv)
     except ImgconvError as exc:
         fail(exc, exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("imgconv: interrupted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        say("interrupted")
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:  # a bare command: its help, as Click shows it
+        click.echo(exc.ctx.get_help(), err=True)
+        sys.exit(2)
     except click.UsageError as exc:  # one line, as for every other user error
         command = exc.ctx.command_path if exc.ctx is not None else "imgconv"
         fail(f"{exc.format_message()} (see '{command} --help')", 2)
     except click.ClickException as exc:
         fail(exc.format_message(), 2 if exc.exit_code == 1 else exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("imgconv: interrupted", err=True)
-        sys.exit(130)
     except BrokenPipeError:
         sys.exit(0)
     except Exception as exc:  # a bug: one line, the traceback only on request
         if os.environ.get("IMGCONV_DEBUG"):
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
-        fail(f"internal error: {type(exc).__name__}: {first} (please report this; IMGCONV_DEBUG=1 shows the "
-             "traceback)", 70, prefix="imgconv: ")
+        say(f"internal error: {type(exc).__name__}: {first} (please report this; IMGCONV_DEBUG=1 shows the "
+            "traceback)")
+        sys.exit(70)
     finally:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, previous)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _invoke(argv):
+    """Run ``main`` on ``argv`` (default ``sys.argv[1:]``) and return its exit code or value.
+
+    What ``main.main(standalone_mode=False)`` does, except that an interrupt arrives here
+    as it is: Click would first print an empty line on stderr.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        with main.make_context("imgconv", args) as ctx:
+            return main.invoke(ctx)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
 
 
 def _interrupt(signum, frame):

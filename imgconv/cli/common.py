@@ -5,12 +5,13 @@ from imgconv.choices import ALPHA_MODES, CHANNELS, DEPTHS, FRAMES, MODES, NAN_MO
 
 
 class FiniteFloat(click.ParamType):
-    """A float option that refuses NaN and infinity (and, with ``min``, smaller values)."""
+    """A float option that refuses NaN and infinity, and values outside ``[min, max]`` when given."""
 
     name = "float"
 
-    def __init__(self, min=None):
+    def __init__(self, min=None, max=None):
         self.min = min
+        self.max = max
 
     def convert(self, value, param, ctx):
         import math
@@ -19,14 +20,24 @@ class FiniteFloat(click.ParamType):
             number = float(value)
         except (TypeError, ValueError):
             self.fail(f"{value!r} is not a number", param, ctx)
+        except OverflowError:
+            number = math.inf
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         if self.min is not None and number < self.min:
-            self.fail(f"{value!r} is below {self.min}", param, ctx)
+            self.fail(f"{value!r} is below {self.min:g}", param, ctx)
+        if self.max is not None and number > self.max:
+            self.fail(f"{value!r} is above {self.max:g}", param, ctx)
         return number
 
 
+#: The bound of options in fractions of full scale (``--cval``, ``--scale``, ``--offset``): far
+#: beyond any use, and small enough that float32 pixels times it stay finite.
+FULL_SCALE_LIMIT = 1e6
+
 FINITE = FiniteFloat()
+#: A float within +-FULL_SCALE_LIMIT.
+SCALED = FiniteFloat(-FULL_SCALE_LIMIT, FULL_SCALE_LIMIT)
 
 
 class Colour(click.ParamType):
@@ -52,7 +63,7 @@ def border_options(fn):
     options = [
         click.option("--mode", type=click.Choice(MODES), default="reflect", show_default=True,
                      help="How the image is extended past its border (scipy.ndimage's meanings)."),
-        click.option("--cval", type=FINITE, default=0.0, show_default=True,
+        click.option("--cval", type=SCALED, default=0.0, show_default=True,
                      help="Value outside the image for --mode constant (0..1), and of pixels left "
                           "missing in an integer output."),
         click.option("--channels", type=click.Choice(CHANNELS), default="all", show_default=True,
@@ -91,9 +102,11 @@ def pixel_options(fn):
 
 def echo_notes(notes, quiet):
     """Print ``imgconv: note:`` lines on stderr, unless ``quiet``."""
+    from imgconv.cli.messages import note
+
     if not quiet:
-        for note in notes:
-            click.echo(f"imgconv: note: {note}", err=True)
+        for message in notes:
+            note(message)
 
 
 def check_valid(valid, max_pixels):
@@ -112,7 +125,7 @@ def output_options(default_name):
 
 def _output_options(fn, default_name):
     """``-o``, ``--overwrite``/``--skip-existing``, ``--depth``, ``--format``, ``--quality``,
-    ``-r``, ``--glob``, ``-j``, ``--scheduler``, ``--max-pixels``, ``--max-memory``, ``--quiet``:
+    ``-r``, ``--glob``, ``-j``, ``--scheduler``, ``--max-pixels``, ``--max-memory``, ``--json``, ``--quiet``:
     declared once for every writing command."""
     options = [
         click.option("-o", "--output", type=click.Path(dir_okay=True, allow_dash=True),
@@ -125,23 +138,45 @@ def _output_options(fn, default_name):
         click.option("--format", "fmt", metavar="EXT", help="Output extension for folder runs, e.g. png, tif, jpg."),
         click.option("--quality", type=click.IntRange(1, 100), help="JPEG/WebP quality, 1-100."),
         click.option("-r", "--recursive", is_flag=True, help="Descend into sub-folders of folder inputs."),
-        click.option("--glob", "glob_pattern", metavar="PATTERN",
+        click.option("--glob", "glob_pattern", metavar="PATTERN", callback=_glob_option,
                      help="Only files matching PATTERN in folders, e.g. '*.png'."),
         click.option("-j", "--jobs", type=click.IntRange(1, 256),
                      help="Parallel worker processes (default: usable cores)."),
-        click.option("--scheduler", metavar="ADDRESS",
+        click.option("--scheduler", metavar="ADDRESS", callback=_scheduler_option,
                      help="Run on a Dask cluster (tcp://host:8786; needs imgconv[dask]); "
                           "paths must be valid on its workers."),
-        click.option("--max-pixels", type=click.IntRange(1), help="Refuse images larger than this many pixels "
-                     "(decompression-bomb guard; default 2**27 = 134 megapixels)."),
+        click.option("--max-pixels", type=click.IntRange(1, 2**40), help="Refuse images larger than this many "
+                     "pixels (decompression-bomb guard; default 2**27 = 134 megapixels)."),
         click.option("--max-memory", metavar="SIZE", help="Bound each image's working set, e.g. 500M, 2G "
                      "(default: half the memory available, shared by the workers); images that cannot fit "
                      "are refused before decoding."),
+        click.option("--json", "as_json", is_flag=True,
+                     help="Print one JSON object on stdout at the end: inputs, outputs, per-file status and error, "
+                          "counts, seconds."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar, summary or notes."),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+def _library_check(module, name):
+    """A Click callback passing the value (None aside) through the library's ``module.name``, whose
+    ImgconvError becomes Click's bad-parameter error (imported on use: ``--help`` stays fast)."""
+    def callback(ctx, param, value):
+        import importlib
+
+        from imgconv.errors import ImgconvError
+
+        try:
+            return None if value is None else getattr(importlib.import_module(module), name)(value)
+        except ImgconvError as exc:
+            raise click.BadParameter(exc.message) from None
+    return callback
+
+
+_glob_option = _library_check("imgconv.batch.walk", "check_pattern")
+_scheduler_option = _library_check("imgconv.batch.connect", "check_scheduler_address")
 
 
 def stack_options(fn):
@@ -171,8 +206,9 @@ def output_settings(depth, quality, fmt, max_pixels, background=(1.0, 1.0, 1.0),
 
 
 def run_batch(ctx, inputs, task, *, suffix, output, fmt, recursive, glob_pattern, overwrite, skip_existing,
-              jobs, scheduler, quiet, label):
-    """Plan the jobs, run them, print notes and the summary, and exit with the contracted code.
+              jobs, scheduler, quiet, label, as_json=False):
+    """Check the options, plan the jobs, run them, print notes and the summary (or the ``--json``
+    report), and exit with the contracted code.
 
     Runs locally in ``jobs`` processes, or on the Dask cluster named by ``--scheduler``.
     Exits 130 when interrupted, 3 when some inputs of a many-input run failed, 2 when
@@ -182,28 +218,40 @@ def run_batch(ctx, inputs, task, *, suffix, output, fmt, recursive, glob_pattern
 
     from imgconv.batch import plan_jobs, run_jobs
     from imgconv.batch.workers import worker_count
+    from imgconv.cli import checks
+    from imgconv.cli.messages import error, note, say
     from imgconv.cli.progress import batch_bar
+    from imgconv.cli.report import print_report
 
+    checks.refuse_contradictions(ctx, overwrite=overwrite, skip_existing=skip_existing)
+    checks.refuse_terminal_input(ctx, inputs)
     plan = plan_jobs(inputs, suffix=suffix, output=output, fmt=fmt, recursive=recursive, glob=glob_pattern,
                      overwrite=overwrite, skip_existing=skip_existing, depth=task.output.depth)
+    checks.check_plan(ctx, plan, fmt=fmt, as_json=as_json)
     workers, capped = worker_count(jobs, jobs=len(plan.jobs))
+    if scheduler:  # -j is not used there (a note says so), so it is not capped either
+        capped = None
     if not quiet:
+        for message in checks.ignored_options(ctx, plan):
+            note(message)
         for path in plan.ignored:
-            click.echo(f"imgconv: note: {path}: not an image file, skipped", err=True)
+            note(f"{path}: not an image file, skipped")
         if capped:
-            click.echo(f"imgconv: note: {capped}", err=True)
+            note(capped)
     with batch_bar(len(plan.jobs), label, show=plan.several and not quiet and sys.stderr.isatty()) as progress:
         summary = run_jobs(plan.jobs, task, workers=workers, progress=progress, scheduler=scheduler)
     summary.skipped += len(plan.skipped)
     if not quiet:
-        for src, note in summary.notes:
-            click.echo(f"imgconv: note: {src}: {note}", err=True)
+        for src, message in summary.notes:
+            note(f"{src}: {message}")
     for _, reason in summary.failed:
-        click.echo(f"imgconv: error: {reason}", err=True)
+        error(reason)
+    if as_json:
+        print_report(ctx.info_name, plan, summary)
     if summary.interrupted:
-        click.echo(f"imgconv: interrupted: {summary.line()}; --skip-existing resumes", err=True)
+        say(f"interrupted: {summary.line()}; --skip-existing resumes")
         ctx.exit(130)
-    if plan.several and not quiet:
+    if plan.several and not quiet and not as_json:
         click.echo(summary.line(), err=True)
     if summary.failed:
         ctx.exit(3 if plan.several else 2)

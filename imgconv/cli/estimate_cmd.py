@@ -89,7 +89,9 @@ def command(before, after, size, output, mode, cval, regularize, channels, overw
                    "misaligned, the change not linear (a gamma or tone curve, clipping), or the kernel larger "
                    f"than --size {h}x{w}", err=True)
     if output is not None:
-        click.echo(f"imgconv: wrote {output}", err=True)
+        from imgconv.cli.messages import say
+
+        say(f"wrote {output}")
 
 
 def _format(k):

@@ -5,7 +5,7 @@ import click
 
 from imgconv.choices import METHODS
 from imgconv.cli.common import (
-    FINITE,
+    SCALED,
     border_options,
     check_valid,
     echo_notes,
@@ -28,8 +28,8 @@ from imgconv.cli.common import (
 @click.option("--method", type=click.Choice(METHODS), default="auto", show_default=True,
               help="Convolution method; auto picks the fastest by a cost model.")
 @click.option("--normalize", is_flag=True, help="Divide each kernel by its sum (when the sum is not ~0).")
-@click.option("--scale", type=FINITE, default=1.0, show_default=True, help="Multiply the filtered result.")
-@click.option("--offset", type=FINITE, default=0.0, show_default=True,
+@click.option("--scale", type=SCALED, default=1.0, show_default=True, help="Multiply the filtered result.")
+@click.option("--offset", type=SCALED, default=0.0, show_default=True,
               help="Then add this (fraction of full scale: 0.5 = mid grey).")
 @pixel_options
 @click.option("--explain", is_flag=True, help="Print the method chosen for each kernel (to stderr).")
@@ -39,7 +39,7 @@ from imgconv.cli.common import (
 def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scale, offset, channels, explain,
             alpha, background, linear, nan, valid, absolute, frames, volume,
             output, overwrite, skip_existing, depth, fmt, quality, recursive, glob_pattern, jobs, scheduler,
-            max_pixels, max_memory, quiet):
+            max_pixels, max_memory, as_json, quiet):
     """Filter INPUT images (files, folders, or - for stdin) with kernels.
 
     \b
@@ -77,13 +77,14 @@ def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scal
                                              max_memory=max_memory))
     run_batch(ctx, inputs, task, suffix="+".join(k.slug for k in chain), output=output, fmt=fmt,
               recursive=recursive, glob_pattern=glob_pattern, overwrite=overwrite, skip_existing=skip_existing,
-              jobs=jobs, scheduler=scheduler, quiet=quiet, label="filtering")
+              jobs=jobs, scheduler=scheduler, quiet=quiet, label="filtering", as_json=as_json)
 
 
 def _explain(inputs, chain, method, correlate, channels, volume):
     """Print the planned method per kernel for the first input's size (a volume's, for volumes)."""
     from pathlib import Path
 
+    from imgconv.cli.messages import one_line
     from imgconv.filtering import explain_filter
     from imgconv.volume_filter import explain_volume_filter
 
@@ -99,7 +100,7 @@ def _explain(inputs, chain, method, correlate, channels, volume):
         except ImgconvError:  # the run itself reports an unreadable file
             first = None
     size = f"volume {shape[2]}x{shape[1]}x{shape[0]}" if volume else f"{shape[1]}x{shape[0]}"
-    click.echo(f"plan for {size}" + (f" ({first})" if first else " (no file: assumed)") + ":", err=True)
+    click.echo(one_line(f"plan for {size}" + (f" ({first})" if first else " (no file: assumed)") + ":"), err=True)
     explain = explain_volume_filter if volume else explain_filter
     for line in explain(shape, chain, method=method, correlate=correlate, channels=channels):
-        click.echo("  " + line, err=True)
+        click.echo("  " + one_line(line), err=True)

@@ -49,6 +49,11 @@ def command(spec, response, as_json, plot, db, overwrite):
         for name, description in presets:
             click.echo(f"{name:<{width}}  {description}")
         return
+    import dataclasses
+
+    from imgconv.cli.messages import one_line
     from imgconv.kernels import describe_kernel, load_kernel
 
-    click.echo(describe_kernel(load_kernel(spec)))
+    kernel = load_kernel(spec)  # its name and description as one line each: a newline forges none
+    click.echo(describe_kernel(dataclasses.replace(kernel, name=one_line(kernel.name),
+                                                   description=one_line(kernel.description))))

@@ -26,4 +26,6 @@ def show(spec, *, plot=None, db=False, response=False, as_json=False, overwrite=
     else:
         click.echo(describe_kernel(kernel))
     if plot is not None:
-        click.echo(f"imgconv: wrote {plot}", err=True)
+        from imgconv.cli.messages import say
+
+        say(f"wrote {plot}")

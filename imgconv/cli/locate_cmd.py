@@ -30,7 +30,9 @@ class ScaleRange(tuple):
 def scale_range(numbers, text):
     """The ScaleRange of ``MIN:MAX`` (for ``match_cmd``'s ``--scales`` parser)."""
     low, high = numbers
-    if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high):
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise click.BadParameter(f"{text!r}: scales must be finite numbers")
+    if not 0 < low <= high:
         raise click.BadParameter(f"{text!r} needs 0 < MIN <= MAX")
     _check_bounds("scales", low, high, None)
     return ScaleRange((low, high))
@@ -106,7 +108,7 @@ def _scales_argument(scales):
 
 def run(ctx, *, image, template, picture, pixels, tpixels, mask, angles, scales, levels,
         max_matches, threshold, min_distance, as_json, scores_path, heatmap_path,
-        annotate_path, overlay):
+        annotate_path, overlay, mask_path=None):
     """Search, write the outputs, print the report; exit 1 when nothing is found."""
     import json
 
@@ -119,8 +121,9 @@ def run(ctx, *, image, template, picture, pixels, tpixels, mask, angles, scales,
         result = search(pixels, tpixels, angles=angles, scales=_scales_argument(scales), mask=mask,
                         max_matches=max_matches, threshold=threshold, min_distance=min_distance,
                         levels="auto" if levels is None else levels)
-    except MatchError as exc:
-        raise MatchError(exc.message, path=template) from None
+    except MatchError as exc:  # the file at fault (the template unless the library says otherwise)
+        files = {"image": image, "template": template, "mask": mask_path}
+        raise MatchError(exc.message, path=files.get(exc.subject) or template, subject=exc.subject) from None
     matches = result.matches
     if scores_path:
         write_image(scores_path, result.score_map, depth="float")
@@ -139,14 +142,18 @@ def run(ctx, *, image, template, picture, pixels, tpixels, mask, angles, scales,
     else:
         click.echo(table(image, template, pixels.shape, tpixels.shape, matches))
     if not matches:
-        click.echo(f"imgconv: no match scored {threshold} or more", err=True)
+        from imgconv.cli.messages import say
+
+        say(f"no match scored {threshold} or more")
         ctx.exit(1)
 
 
 def table(image, template, image_shape, template_shape, matches):
     """The readable report: one row per match, with angle (degrees) and scale."""
-    lines = [(f"image {image} ({image_shape[1]}x{image_shape[0]}), "
-              f"template {template} ({template_shape[1]}x{template_shape[0]})"),
+    from imgconv.cli.messages import one_line
+
+    lines = [one_line(f"image {image} ({image_shape[1]}x{image_shape[0]}), "
+                      f"template {template} ({template_shape[1]}x{template_shape[0]})"),
              f"{'#':>3} {'x':>6} {'y':>6} {'score':>8} {'cx':>10} {'cy':>10} {'angle':>8} {'scale':>7}"]
     for k, m in enumerate(matches, 1):
         lines.append(f"{k:>3} {m.x:>6} {m.y:>6} {m.score:>8.4f} {m.cx:>10.2f} {m.cy:>10.2f} "

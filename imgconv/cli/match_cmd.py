@@ -18,7 +18,7 @@ That policy is the library's (:func:`imgconv.match.prepare_match`,
 import click
 
 from imgconv.cli import locate_cmd
-from imgconv.cli.common import FINITE, FiniteFloat
+from imgconv.cli.common import FiniteFloat
 
 
 def _scales_option(ctx, param, value):
@@ -47,11 +47,11 @@ def _scales_option(ctx, param, value):
 @click.command("match")
 @click.argument("image", metavar="IMAGE")
 @click.argument("template", metavar="TEMPLATE")
-@click.option("-n", "--max-matches", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("-n", "--max-matches", type=click.IntRange(1, 10**9), default=1, show_default=True,
               help="Report at most N matches.")
-@click.option("-t", "--threshold", type=FINITE, default=0.5, show_default=True,
+@click.option("-t", "--threshold", type=FiniteFloat(-1, 1), default=0.5, show_default=True,
               help="Lowest score (Pearson r, -1..1) reported as a match.")
-@click.option("--min-distance", type=FiniteFloat(min=0), default=None, metavar="D",
+@click.option("--min-distance", type=FiniteFloat(0, 1e9), default=None, metavar="D",
               help="Suppress peaks closer than D px (in x and y) to a better one "
                    "[default: half the template's smaller side].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
@@ -94,26 +94,31 @@ def command(ctx, image, template, max_matches, threshold, min_distance, as_json,
     import json
 
     from imgconv import render
+    from imgconv.cli.messages import note, say
     from imgconv.errors import MatchError
     from imgconv.imageio import read_image, write_image
     from imgconv.match import find_matches, match_multiscale, match_template, prepare_match, scores_at_best_scale
 
+    outputs = {"--annotate": annotate_path, "--heatmap": heatmap_path, "--scores": scores_path}
+    _refuse_shared_streams(ctx, outputs)
     if overlay and not heatmap_path:
         raise click.UsageError("--overlay needs --heatmap PATH")
     _refuse_overwriting_inputs((image, template, mask_path), (annotate_path, heatmap_path, scores_path))
+    if min_distance is not None and max_matches == 1:
+        note("--min-distance is used only with -n/--max-matches above 1: ignored")
     picture = read_image(image)
     pattern = read_image(template)
     mask_picture = read_image(mask_path) if mask_path else None
     pixels, tpixels, mask, notes = prepare_match(picture, pattern, mask=mask_picture, gray=gray)
     read_notes = [f"{p.path}: {n}" for p in (picture, pattern, mask_picture) if p is not None for n in p.notes]
-    for note in read_notes + notes:  # an animation or a multi-page TIFF: its first frame, said so
-        click.echo(f"imgconv: note: {note}", err=True)
+    for message in read_notes + notes:  # an animation or a multi-page TIFF: its first frame, said so
+        note(message)
     if locate_cmd.wanted(angles, scales, levels):
         return locate_cmd.run(ctx, image=image, template=template, picture=picture, pixels=pixels,
                               tpixels=tpixels, mask=mask, angles=angles, scales=scales, levels=levels,
                               max_matches=max_matches, threshold=threshold, min_distance=min_distance,
                               as_json=as_json, scores_path=scores_path, heatmap_path=heatmap_path,
-                              annotate_path=annotate_path, overlay=overlay)
+                              annotate_path=annotate_path, overlay=overlay, mask_path=mask_path)
 
     try:
         if scales is None:
@@ -128,8 +133,9 @@ def command(ctx, image, template, max_matches, threshold, min_distance, as_json,
             scores = map_shape = None
             if scores_path or heatmap_path:
                 scores, map_shape = scores_at_best_scale(pixels, tpixels, scales, matches, mask=mask)
-    except MatchError as exc:
-        raise MatchError(exc.message, path=template) from None
+    except MatchError as exc:  # name the file at fault
+        files = {"image": image, "template": template, "mask": mask_path}
+        raise MatchError(exc.message, path=files.get(exc.subject), subject=exc.subject) from None
 
     if scores_path:
         write_image(scores_path, scores, depth="float")
@@ -148,8 +154,26 @@ def command(ctx, image, template, max_matches, threshold, min_distance, as_json,
     else:
         click.echo(_table(image, template, pixels.shape, tpixels.shape, matches, scales))
     if not matches:
-        click.echo(f"imgconv: no match scored {threshold} or more", err=True)
+        say(f"no match scored {threshold} or more")
         ctx.exit(1)
+
+
+def _refuse_shared_streams(ctx, outputs):
+    """One stream, one thing: stdout carries the results, so no picture goes there, and no two
+    outputs share a file."""
+    import os
+
+    seen = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        if path == "-":
+            raise click.UsageError(f"{option} -: standard output carries the results (the table or --json); "
+                                   f"write {option} to a file", ctx)
+        key = os.path.abspath(path)
+        if key in seen:
+            raise click.UsageError(f"{seen[key]} and {option} would both write {path}: give each its own file", ctx)
+        seen[key] = option
 
 
 def _refuse_overwriting_inputs(inputs, outputs):
@@ -167,8 +191,10 @@ def _refuse_overwriting_inputs(inputs, outputs):
 
 
 def _table(image, template, image_shape, template_shape, matches, scales):
-    lines = [(f"image {image} ({image_shape[1]}x{image_shape[0]}), "
-              f"template {template} ({template_shape[1]}x{template_shape[0]})")]
+    from imgconv.cli.messages import one_line
+
+    lines = [one_line(f"image {image} ({image_shape[1]}x{image_shape[0]}), "
+                      f"template {template} ({template_shape[1]}x{template_shape[0]})")]
     header = f"{'#':>3} {'x':>6} {'y':>6} {'score':>8} {'cx':>10} {'cy':>10}"
     lines.append(header + (f" {'scale':>7}" if scales is not None else ""))
     for k, m in enumerate(matches, 1):

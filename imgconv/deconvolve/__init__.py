@@ -6,7 +6,16 @@ Examples
 >>> check_psf([[1, 2, 1]]).tolist()
 [[0.25, 0.5, 0.25]]
 """
-from imgconv.deconvolve.core import METHODS, check_psf, deconvolve, deconvolve_picture, load_psf
+from imgconv.deconvolve.core import (
+    MAX_BALANCE,
+    METHODS,
+    check_balance,
+    check_psf,
+    deconvolve,
+    deconvolve_picture,
+    load_psf,
+)
 from imgconv.deconvolve.wiener import estimate_noise
 
-__all__ = ["METHODS", "check_psf", "deconvolve", "deconvolve_picture", "estimate_noise", "load_psf"]
+__all__ = ["MAX_BALANCE", "METHODS", "check_balance", "check_psf", "deconvolve", "deconvolve_picture",
+           "estimate_noise", "load_psf"]

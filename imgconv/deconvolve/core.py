@@ -22,7 +22,7 @@ from imgconv.deconvolve.richardson_lucy import richardson_lucy
 from imgconv.deconvolve.wiener import wiener
 from imgconv.errors import ImgconvError, KernelError
 
-__all__ = ["METHODS", "deconvolve", "deconvolve_picture", "check_psf", "load_psf"]
+__all__ = ["MAX_BALANCE", "METHODS", "check_balance", "check_psf", "deconvolve", "deconvolve_picture", "load_psf"]
 
 
 def deconvolve(image, psf, *, method="wiener", balance=None, iterations=30, progress=None, mode="reflect",
@@ -106,10 +106,7 @@ def deconvolve(image, psf, *, method="wiener", balance=None, iterations=30, prog
     if not np.all(np.isfinite(img)):
         raise ImgconvError("image contains NaN or infinite values")
     kernel = check_psf(psf, img.shape[:spatial], nonnegative=method == "richardson-lucy")
-    if balance is not None:
-        balance = float(balance)
-        if not np.isfinite(balance) or balance < 0:
-            raise ImgconvError(f"balance must be a number >= 0, got {balance}")
+    balance = check_balance(method, balance)
     iterations = int(iterations)
     if method == "richardson-lucy" and iterations < 1:
         raise ImgconvError(f"iterations must be >= 1, got {iterations}")
@@ -140,6 +137,36 @@ def deconvolve(image, psf, *, method="wiener", balance=None, iterations=30, prog
             return np.ascontiguousarray(restored, dtype=np.float32).reshape(img.shape)
         out[..., c] = restored
     return out.reshape(img.shape)
+
+
+#: The largest balance of each method. Wiener: larger ones only flatten the result further, and
+#: balance * |D|^2 must stay well inside float32. Richardson-Lucy: total-variation weights beyond
+#: this make its damping factor hit its floor everywhere (0.001-0.01 is the useful range).
+MAX_BALANCE = {"wiener": 1e6, "richardson-lucy": 1.0}
+
+
+def check_balance(method, balance):
+    """``balance`` as a float (or None) when ``method`` can use it, else ImgconvError.
+
+    Examples
+    --------
+    >>> check_balance("wiener", 0.01)
+    0.01
+    >>> check_balance("wiener", 1e39)
+    Traceback (most recent call last):
+    ...
+    imgconv.errors.ImgconvError: balance must be a number from 0 to 1e+06 for wiener, not 1e+39
+    """
+    if balance is None:
+        return None
+    limit = MAX_BALANCE.get(method, 0.0)
+    try:
+        value = float(balance)
+    except (TypeError, ValueError):
+        raise ImgconvError(f"balance must be a number, not {type(balance).__name__}") from None
+    if not 0 <= value <= limit:
+        raise ImgconvError(f"balance must be a number from 0 to {limit:g} for {method}, not {value:g}")
+    return value
 
 
 def load_psf(spec, nonnegative=False):

@@ -99,7 +99,8 @@ def convolve(image, kernel, *, mode="reflect", cval=0.0, method="auto", correlat
     from imgconv.engine.volume import convolve_volume, wants_volume
 
     if wants_volume(image, kernel, volume):
-        return convolve_volume(image, kernel, mode=mode, cval=cval, method=method, correlate=correlate)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return convolve_volume(image, kernel, mode=mode, cval=cval, method=method, correlate=correlate)
     img = _as_image(image)
     check_mode(mode)
     k, anchor = oriented(as_kernel(kernel, 2), correlate)
@@ -112,10 +113,11 @@ def convolve(image, kernel, *, mode="reflect", cval=0.0, method="auto", correlat
         return np.zeros(img.shape, np.float32)
     factors = low_rank_factors(k)
     plan = plan_method(x.shape, k, method, factors)
-    if plan.method == "direct":
-        out = correlate_direct(x, k, anchor, mode, cval, plan.compiled)
-    elif plan.method == "separable":
-        out = correlate_separable(x, factors, anchor, mode, cval, plan.compiled)
-    else:
-        out = correlate_fft(x, k, anchor, mode, cval, plan.tile)
+    with np.errstate(over="ignore", invalid="ignore"):  # float overflow gives infinity, as in SciPy: no warning
+        if plan.method == "direct":
+            out = correlate_direct(x, k, anchor, mode, cval, plan.compiled)
+        elif plan.method == "separable":
+            out = correlate_separable(x, factors, anchor, mode, cval, plan.compiled)
+        else:
+            out = correlate_fft(x, k, anchor, mode, cval, plan.tile)
     return out[..., 0] if grey else out

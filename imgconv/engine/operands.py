@@ -37,6 +37,10 @@ def as_kernel(kernel, ndim):
     k = k.astype(np.float64)
     if not np.isfinite(k).all():
         raise EngineError("kernel contains NaN or infinity")
+    with np.errstate(over="ignore"):
+        if not np.abs(k).sum() <= np.finfo(np.float32).max:
+            raise EngineError("kernel values too large: their absolute sum exceeds the largest float32, the "
+                              "engine's precision")
     return k
 
 

@@ -77,10 +77,10 @@ class Frames:
     path: str | None = None
 
 
-def _open(source):
-    from imgconv.imageio.reading import _open_source
+def _open(source, max_pixels=DEFAULT_MAX_PIXELS):
+    from imgconv.imageio.sources import open_source
 
-    return _open_source(source)
+    return open_source(source, max_pixels)
 
 
 def count_frames(source):
@@ -117,7 +117,7 @@ def read_frames(source, *, max_pixels=DEFAULT_MAX_PIXELS):
         Unreadable, corrupt or unsupported data, or frames holding more than ``max_pixels``
         pixels together.
     """
-    label, fp = _open(source)
+    label, fp = _open(source, max_pixels)
     with fp:
         if fp.read(4) in tiff.SIGNATURES:
             fp.seek(0)

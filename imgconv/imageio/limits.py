@@ -31,7 +31,9 @@ _PILLOW_BOMB_SIZE = re.compile(r"Image size \((\d+) pixels\)")
 
 
 def check_size(width, height, max_pixels, label):
-    """Raise ImageReadError when ``width * height`` exceeds ``max_pixels``."""
+    """Raise ImageReadError when the image has no pixels or ``width * height`` exceeds ``max_pixels``."""
+    if width < 1 or height < 1:
+        raise ImageReadError(f"empty image ({width} x {height} pixels)", label)
     if width * height > max_pixels:
         raise ImageReadError(
             f"image too large: {width} x {height} = {width * height} pixels exceeds "

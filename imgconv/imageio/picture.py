@@ -112,7 +112,8 @@ def to_integer(pixels, maxval):
     values = np.asarray(pixels)
     if not np.issubdtype(values.dtype, np.floating):
         values = values.astype(np.float64)
-    scaled = np.multiply(values, maxval)  # one new array, then everything in place
+    with np.errstate(over="ignore"):  # beyond float range: infinity, clipped below
+        scaled = np.multiply(values, maxval)  # one new array, then everything in place
     np.rint(scaled, out=scaled)
     np.clip(scaled, 0, maxval, out=scaled)
     scaled[np.isnan(scaled)] = 0  # (infinities were clipped already)
@@ -203,4 +204,27 @@ def pixels_from_samples(samples, label=None):
     """
     samples, depth = native_samples(samples, label)
     scaled = scale_integers(samples)
+    if np.issubdtype(samples.dtype, np.floating):
+        check_float32_range(samples, label)
     return (scaled if scaled is not None else samples.astype(np.float32)), depth
+
+
+def check_float32_range(samples, label, rows=None):
+    """Refuse finite float samples that float32, the precision of every computation, cannot hold.
+
+    ``rows``: look at that many rows at a time (a memory-mapped or streamed source, anything
+    sliced by rows); the message names the largest value of all of them either way.
+    """
+    if samples.dtype.itemsize <= 4:
+        return
+    limit, largest = np.finfo(np.float32).max, None
+    step = rows or max(1, len(samples))
+    for a in range(0, len(samples), step):
+        part = np.asarray(samples[a:a + step])
+        with np.errstate(invalid="ignore"):
+            too_large = np.isfinite(part) & (np.abs(part) > limit)
+        if too_large.any():
+            largest = max(largest or 0.0, float(np.abs(part[too_large]).max()))
+    if largest is not None:
+        raise ImageReadError(f"float pixel values up to {largest:.3g} do not fit float32 (at most {limit:.3g}), "
+                             "the precision imgconv computes in", label)

@@ -26,10 +26,8 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import struct
-import sys
 import warnings
 import zlib
 
@@ -43,7 +41,7 @@ from imgconv.imageio.npy import MAGIC as NPY_MAGIC
 from imgconv.imageio.npy import read_npy
 from imgconv.imageio.picture import Picture, decoded_picture, native_samples, pixels_from_samples
 from imgconv.imageio.pillow16 import decode_16bit_colour
-from imgconv.imageio.stdin import read_stdin
+from imgconv.imageio.sources import open_source
 
 # What Pillow raises on corrupt or unsupported data (fuzzing found no others).
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
@@ -94,10 +92,12 @@ def probe_shape(path):
     >>> probe_shape(path)
     (3, 5, 3)
     """
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-            grey = im.mode in ("1", "L", "LA", "La", "I", "F") or im.mode.startswith("I;16")
+    try:  # a header says nothing dangerous: Pillow's bomb warning is for decoding, which is not done here
+        with warnings.catch_warnings(), PILLOW_LIMIT.at_least(2**62):
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+                grey = im.mode in ("1", "L", "LA", "La", "I", "F") or im.mode.startswith("I;16")
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         found = _probe_tiff(path)  # a TIFF that only tifffile reads?
         if found is None:
@@ -164,7 +164,7 @@ def read_samples(source, *, max_pixels=DEFAULT_MAX_PIXELS, mmap=False):
     >>> read_samples(buf.getvalue()).pixels
     array([[51, 51]], dtype=uint8)
     """
-    mapped = mmap and isinstance(source, (str, os.PathLike)) and str(source) != "-"
+    mapped = mmap and isinstance(source, (str, os.PathLike)) and os.path.isfile(source)  # not a pipe
 
     def npy(fp, label, max_pixels):
         return _read_npy(fp, label, max_pixels, mmap=mapped)
@@ -175,7 +175,7 @@ def read_samples(source, *, max_pixels=DEFAULT_MAX_PIXELS, mmap=False):
 def read_by_kind(source, max_pixels, *, npy, tiff, other):
     """Open ``source`` and call the reader for what its first bytes say, as ``reader(fp, label,
     max_pixels)``: ``npy``, else ``tiff`` (None from it means not for it), else ``other``."""
-    label, fp = _open_source(source, max_pixels)
+    label, fp = open_source(source, max_pixels)
     with fp:
         kind = sniff(fp, label)
         if kind == "npy":
@@ -188,30 +188,6 @@ def read_by_kind(source, max_pixels, *, npy, tiff, other):
         return other(fp, label, max_pixels)
 
 
-def _open_source(source, max_pixels=DEFAULT_MAX_PIXELS):
-    """Return ``(label, seekable binary file)`` for any accepted source (standard input read
-    within the limits of :func:`imgconv.imageio.stdin.read_stdin`)."""
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        return None, io.BytesIO(bytes(source))
-    if isinstance(source, str) and source == "-":
-        return "-", read_stdin(sys.stdin.buffer, max_pixels=max_pixels)
-    if hasattr(source, "read"):
-        data = source.read()
-        if not isinstance(data, bytes):
-            raise ImageReadError("the file object must be opened in binary mode",
-                                 getattr(source, "name", None))
-        return getattr(source, "name", None), io.BytesIO(data)
-    if not isinstance(source, (str, os.PathLike)):
-        raise ImageReadError(f"cannot read an image from a {type(source).__name__}")
-    path = os.fspath(source)
-    if os.path.isdir(path):
-        raise ImageReadError("is a directory, not an image file", path)
-    try:
-        return path, open(path, "rb")
-    except OSError as exc:
-        raise _open_failure(exc, path) from None
-
-
 def sniff(fp, label):
     """``"npy"``, ``"tiff"`` or None (a format for Pillow) from the first bytes of ``fp``, which is
     left at its start; an empty file is refused."""
@@ -222,15 +198,6 @@ def sniff(fp, label):
     if head == NPY_MAGIC:
         return "npy"
     return "tiff" if head[:4] in tiff.SIGNATURES else None
-
-
-def _open_failure(exc, path):
-    """The ImageReadError for an OSError from opening ``path``."""
-    if isinstance(exc, FileNotFoundError):
-        return ImageReadError("no such file", path)
-    if isinstance(exc, PermissionError):
-        return ImageReadError("permission denied", path)
-    return ImageReadError(f"cannot open: {exc.strerror or exc}", path)
 
 
 def _read_npy(fp, label, max_pixels, mmap=False):

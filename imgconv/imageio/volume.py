@@ -97,9 +97,9 @@ def _layout(axes, shape):
 
 def probe_volume(source):
     """The shape ``(Z, Y, X[, C])`` :func:`read_volume` would give, from the headers alone."""
-    from imgconv.imageio.reading import _open_source
+    from imgconv.imageio.sources import open_source
 
-    label, fp = _open_source(source)
+    label, fp = open_source(source)
     with fp:
         head = fp.read(len(NPY_MAGIC))
         fp.seek(0)

@@ -73,7 +73,7 @@ def build_log(sigma=1.0, size=None):
         raise KernelError(f"log: size must be >= 3 (got {size})")
     x = np.arange(size, dtype=np.float64) - size // 2
     xx, yy = np.meshgrid(x, x)
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         q = (xx * xx + yy * yy) / (sigma * sigma)
         m = (q - 2.0) * np.exp(-0.5 * q)
     m -= m.mean()

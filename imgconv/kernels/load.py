@@ -24,7 +24,7 @@ from imgconv.kernels.parsing import (
     parse_imagemagick_kernel,
     parse_matrix_text,
 )
-from imgconv.kernels.presets import build_preset, is_preset
+from imgconv.kernels.presets import build_preset, closest_preset, is_preset
 
 
 def load_kernel(spec) -> Kernel:
@@ -88,4 +88,6 @@ def load_kernel(spec) -> Kernel:
             raise KernelError(f"inline kernel: {exc.message}") from None
         return Kernel("inline", (matrix,), description="inline matrix")
     shown = text if len(text) <= 60 else text[:57] + "..."
-    raise KernelError(f"unknown kernel {shown!r} (not a preset, file or matrix; see 'imgconv kernels')")
+    meant = closest_preset(base)
+    hint = f"did you mean {meant!r}? " if meant else ""
+    raise KernelError(f"unknown kernel {shown!r} (not a preset, file or matrix; {hint}see 'imgconv kernels')")

@@ -249,8 +249,31 @@ def _as_kernel_matrix(value, what, path=None):
         arr = np.array(arr, dtype=np.float64, order="C", copy=True)
     if not np.isfinite(arr).all():
         raise KernelError(f"{what}: kernel values must be finite (found NaN or Inf)", path=path)
+    check_magnitude(arr, what, path)
     arr.setflags(write=False)
     return arr
+
+
+#: The largest absolute sum of a kernel's values: the largest float32, the engine's precision.
+MAX_ABSOLUTE_SUM = float(np.finfo(np.float32).max)
+
+
+def check_magnitude(matrix, what, path=None, error=KernelError):
+    """Refuse a matrix whose values add up beyond float32 (their sum, or ``--normalize``, would be meaningless).
+
+    Examples
+    --------
+    >>> check_magnitude(np.full((1, 3), 1e308), "inline kernel")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    imgconv.errors.KernelError: inline kernel: kernel values too large: their absolute sum (inf in float64) ...
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = float(np.abs(matrix).sum())
+    if not total <= MAX_ABSOLUTE_SUM:
+        shown = f"{total:.3g}" if math.isfinite(total) else "inf in float64"
+        raise error(f"{what}: kernel values too large: their absolute sum ({shown}) exceeds "
+                    f"{MAX_ABSOLUTE_SUM:.2g}, the largest float32 the engine computes with", path=path)
 
 
 def separable_rank(matrix) -> int:

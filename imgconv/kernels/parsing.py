@@ -259,6 +259,8 @@ def _split_spec(spec):
                 last = next(reversed(params))
                 params[last] += "," + key
                 continue
+            if not eq and key:
+                raise KernelError(_unnamed_parameter(base, item.strip(), params))
             if not eq or not key or not value:
                 raise KernelError(f"{base}: expected key=value in parameters (got {item.strip()!r})")
             if key in params:
@@ -266,6 +268,23 @@ def _split_spec(spec):
             params[key] = value
     name = base + (":" + ",".join(f"{k}={v}" for k, v in params.items()) if params else "")
     return base, params, name
+
+
+def _unnamed_parameter(base, item, given):
+    """The message for a parameter without ``=``: a value without its name (``gaussian:2``) or a name
+    without its value (``gaussian:sigma``)."""
+    from imgconv.kernels.presets import is_preset, parameter_names
+
+    message = f"{base}: expected key=value in parameters (got {item!r})"
+    if not is_preset(base):
+        return message
+    names = parameter_names(base)
+    if not names:
+        return f"{base}: takes no parameters (got {item!r})"
+    if item.lower() in names:
+        return f"{message}: {item!r} has no value (e.g. {base}:{item.lower()}=...)"
+    free = [n for n in names if n not in given] or list(names)
+    return f"{message}: {item!r} has no name; write {base}:{free[0]}={item} (parameters: {', '.join(names)})"
 
 
 # Only matrix characters, at least one digit.  Two linear checks: a single pattern

@@ -128,6 +128,39 @@ def is_preset(name):
     return name in PARAMETRIC_PRESETS or name in preset_files()
 
 
+def preset_names():
+    """Every preset name, sorted."""
+    return sorted({*PARAMETRIC_PRESETS, *preset_files()})
+
+
+def closest_preset(name):
+    """The preset ``name`` was probably meant to be (a typo away), or None.
+
+    Examples
+    --------
+    >>> closest_preset("gausian"), closest_preset("frobnicate")
+    ('gaussian', None)
+    """
+    import difflib
+
+    found = difflib.get_close_matches(str(name).lower(), preset_names(), n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
+def parameter_names(name):
+    """The parameters preset ``name`` takes, in order (``()`` for none).
+
+    Examples
+    --------
+    >>> parameter_names("gaussian"), parameter_names("sobel"), parameter_names("laplacian")
+    (('sigma', 'size'), ('direction',), ())
+    """
+    if name in PARAMETRIC_PRESETS:
+        return tuple(key for key, _ in PARAMETRIC_PRESETS[name].parameters)
+    _, names, _, _ = _parse_static(name)
+    return ("direction",) if len(names) > 1 and all(names) else ()
+
+
 def build_preset(name, params, spec_name):
     """The Kernel of preset ``name`` with the parameters ``params`` (text values), named ``spec_name``.
 

@@ -19,21 +19,59 @@ from imgconv.match.scores import (
     match_template,
 )
 
+#: The smallest and largest template scale that can be searched.
+SCALE_RANGE = (1e-4, 1e4)
+#: The most scales one search may take.
+MAX_SCALES = 1000
+
 
 def scale_steps(start, stop, step):
     """Scales ``start, start + step, ...`` up to ``stop`` inclusive (``MIN:MAX:STEP``).
+
+    Every number must be finite, the scales within :data:`SCALE_RANGE`, and at most
+    :data:`MAX_SCALES` of them.
 
     Examples
     --------
     >>> scale_steps(0.5, 1.0, 0.25)
     [0.5, 0.75, 1.0]
+    >>> scale_steps(0.5, 2, 1e-300)
+    Traceback (most recent call last):
+    ...
+    imgconv.errors.MatchError: 0.5:2:1e-300 gives about 1.5e+300 scales; at most 1000
     """
+    lo, hi = SCALE_RANGE
+    given = f"{start:g}:{stop:g}:{step:g}"
+    if not all(np.isfinite(v) for v in (start, stop, step)):
+        raise MatchError(f"scales must be finite numbers, not {given}")
     if not (start > 0 and stop >= start and step > 0):
-        raise MatchError(f"scales need 0 < MIN <= MAX and STEP > 0, not {start}:{stop}:{step}")
-    count = int(np.floor((stop - start) / step + 1e-9)) + 1
-    if count > 1000:
-        raise MatchError(f"{start}:{stop}:{step} gives {count} scales; at most 1000")
+        raise MatchError(f"scales need 0 < MIN <= MAX and STEP > 0, not {given}")
+    if not (lo <= start and stop <= hi):
+        raise MatchError(f"scales must lie between {lo:g} and {hi:g}, not {given}")
+    span = (stop - start) / step + 1e-9  # finite or +inf; never NaN here
+    if not span < MAX_SCALES:
+        about = f"about {span + 1:.4g}" if np.isfinite(span) else "more than 1e+308"
+        raise MatchError(f"{given} gives {about} scales; at most {MAX_SCALES}")
+    count = int(np.floor(span)) + 1
     return [round(start + k * step, 10) for k in range(count)]
+
+
+def scaled_size(shape, scale):
+    """``(rows, columns)`` of a template of ``shape`` resized by ``scale`` (at least 1 each).
+
+    Examples
+    --------
+    >>> scaled_size((40, 44), 0.5), scaled_size((40, 44), 1e-4)
+    ((20, 22), (1, 1))
+    """
+    return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
+
+
+def _usable(shape, scale, image_shape):
+    """Whether the template resized by ``scale`` is at least 3 px and fits the image (checked before
+    resizing: a scale of 1e4 would make a template of billions of pixels)."""
+    h, w = scaled_size(shape, scale)
+    return min(h, w) >= 3 and h <= image_shape[0] and w <= image_shape[1]
 
 
 def resize_template(template, scale, mask=None):
@@ -63,7 +101,7 @@ def resize_template(template, scale, mask=None):
 
     template = np.asarray(template, np.float32)
     h, w = template.shape[:2]
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    size = scaled_size((h, w), scale)[::-1]  # Pillow's (width, height)
     if size == (w, h):
         return template, None if mask is None else np.asarray(mask) != 0
     planes = template[..., None] if template.ndim == 2 else template
@@ -129,17 +167,17 @@ def match_multiscale(image, template, scales, *, mask=None, max_matches=1, thres
     for scale in scales:
         if not scale > 0:
             raise MatchError(f"scales must be positive, not {scale}")
+        if not _usable(template.shape[:2], scale, (H, W)):
+            continue
         resized, scaled_mask = resize_template(template, scale, mask)
         h, w = resized.shape[:2]
-        if min(h, w) < 3 or h > H or w > W:
-            continue
         scores = _scores_on_prepared(prepared, _as_channels(resized, "template"), scaled_mask)
         found += find_matches(scores, (h, w), max_matches=max_matches, threshold=threshold,
                               min_distance=min_distance, scale=scale)
         searched = True
     if not searched:
         raise MatchError(f"no scale in {scales[0]}..{scales[-1]} gives a template between "
-                         f"3 px and the image size ({W}x{H})")
+                         f"3 px and the image size ({W}x{H})", subject="template")
     found.sort(key=lambda m: (-m.score, m.y, m.x, m.scale))
     return _suppress(found, max_matches, min_distance)
 
@@ -172,6 +210,13 @@ def scores_at_best_scale(image, template, scales, matches, *, mask=None):
     >>> shape, scores.shape
     ((18, 18), (23, 33))
     """
-    best = matches[0].scale if matches else min(scales, key=lambda s: abs(s - 1))
+    if matches:
+        best = matches[0].scale
+    else:  # the searchable scale closest to 1
+        image_shape = np.asarray(image).shape[:2]
+        usable = [s for s in scales if _usable(np.asarray(template).shape[:2], s, image_shape)]
+        if not usable:
+            raise MatchError("no scale gives a template between 3 px and the image size", subject="template")
+        best = min(usable, key=lambda s: abs(s - 1))
     resized, resized_mask = resize_template(template, best, mask)
     return match_template(image, resized, mask=resized_mask), resized.shape

@@ -1,6 +1,7 @@
 """Matches from a score map: local maxima, suppression of near duplicates, sub-pixel centres.
 
-``docs/match.md`` describes the suppression rule and the measured sub-pixel accuracy.
+``docs/match.md`` describes the suppression rule and the measured sub-pixel accuracy; the
+refinement itself is :mod:`imgconv.match.subpixel`.
 
 Examples
 --------
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from imgconv.errors import MatchError
+from imgconv.match.subpixel import SUBPIXEL_RADIUS, subpixel_offsets
 
-#: Half-size of the score neighbourhood used for sub-pixel refinement (9 x 9).
-SUBPIXEL_RADIUS = 4
+__all__ = ["SUBPIXEL_RADIUS", "Match", "find_matches"]
+
 
 
 @dataclass(frozen=True)
@@ -109,14 +111,13 @@ def find_matches(scores, template_shape, *, max_matches=1, threshold=0.5, min_di
     h, w = (int(v) for v in tuple(template_shape)[:2])
     finite = np.where(np.isfinite(scores), scores, -np.inf).astype(np.float64)
     ys, xs = _local_maxima(finite, threshold)
-    peaks = [Match(int(x), int(y), float(finite[y, x]), float(x + (w - 1) / 2),
-                   float(y + (h - 1) / 2), float(scale), w, h) for y, x in zip(ys, xs)]
-    chosen = _suppress(peaks, max_matches, min_distance)
-    refined = []
-    for m in chosen:
-        dy, dx = _subpixel_offset(finite, m.y, m.x)
-        refined.append(Match(m.x, m.y, m.score, float(m.cx + dx), float(m.cy + dy), m.scale, w, h))
-    return refined
+    cx, cy = xs + (w - 1) / 2, ys + (h - 1) / 2
+    radius = min(w, h) / 2 if min_distance is None else float(min_distance)
+    keep = _greedy_suppression(cx, cy, np.full(len(ys), radius), max_matches)
+    ys, xs, cx, cy = ys[keep], xs[keep], cx[keep], cy[keep]
+    dy, dx = subpixel_offsets(finite, ys, xs)
+    columns = (xs.tolist(), ys.tolist(), finite[ys, xs].tolist(), (cx + dx).tolist(), (cy + dy).tolist())
+    return [Match(x, y, score, mx, my, float(scale), w, h) for x, y, score, mx, my in zip(*columns)]
 
 
 def _check_peak_options(max_matches, threshold, min_distance):
@@ -148,8 +149,8 @@ def _suppress(peaks, max_matches, min_distance):
     ``peaks`` are :class:`Match` objects sorted best first.  Each accepted peak removes the
     remaining ones whose centre lies closer than ``min_distance`` (default: half the
     smaller side of the accepted peak's window) in both x and y.  At most
-    ``max_matches`` are returned.  Used by :func:`find_matches` and, across scales, by
-    :func:`imgconv.match.match_multiscale`.
+    ``max_matches`` are returned.  Used by :func:`find_matches` (on arrays, through
+    :func:`_greedy_suppression`) and, across scales, by :func:`imgconv.match.match_multiscale`.
 
     Examples
     --------
@@ -160,67 +161,50 @@ def _suppress(peaks, max_matches, min_distance):
     """
     if not peaks:
         return []
-    cx = np.array([p.cx for p in peaks])
-    cy = np.array([p.cy for p in peaks])
-    alive = np.ones(len(peaks), bool)
-    chosen = []
-    while len(chosen) < max_matches:
-        best = int(np.argmax(alive))
-        if not alive[best]:
-            break
-        chosen.append(peaks[best])
-        alive[best] = False
-        p = peaks[best]
-        radius = min(p.width, p.height) / 2 if min_distance is None else min_distance
-        if radius > 0:
-            alive &= ~((np.abs(cy - cy[best]) < radius) & (np.abs(cx - cx[best]) < radius))
-    return chosen
+    cx = np.array([p.cx for p in peaks], np.float64)
+    cy = np.array([p.cy for p in peaks], np.float64)
+    if min_distance is None:
+        radius = np.array([min(p.width, p.height) / 2 for p in peaks], np.float64)
+    else:
+        radius = np.full(len(peaks), float(min_distance))
+    return [peaks[i] for i in _greedy_suppression(cx, cy, radius, max_matches)]
 
 
-# --------------------------------------------------------------------------- sub-pixel
+def _greedy_suppression(cx, cy, radius, max_matches):
+    """Indices of the peaks kept by greedy suppression, in order (the peaks come best first).
 
+    Peak ``i``, once accepted, removes every later peak whose centre is closer than
+    ``radius[i]`` in both x and y.  A k-d tree (Chebyshev metric) finds those neighbours, so
+    the cost is O(n log n) plus the neighbours visited, instead of a pass over all peaks
+    for each accepted one.
 
-def _subpixel_offset(scores, y, x):
-    """Sub-pixel (dy, dx) of the peak at (y, x), each in [-0.5, 0.5].
-
-    A quintic spline through the 9 x 9 scores around the peak is maximised on a
-    0.1 px grid, then a 0.01 px grid.  A separable parabola through 3 x 3 scores
-    follows the shape of a correlation peak less well (pixel locking: mean errors
-    0.13-0.28 px in the measurement in ``docs/match.md``, against 0.03-0.10
-    for the spline); it is used where the peak is too close to the map's border
-    for the 9 x 9 neighbourhood.
+    Examples
+    --------
+    >>> _greedy_suppression(np.array([0.0, 1.0, 5.0]), np.zeros(3), np.full(3, 2.0), 10).tolist()
+    [0, 2]
     """
-    r = SUBPIXEL_RADIUS
-    patch = scores[max(0, y - r):y + r + 1, max(0, x - r):x + r + 1]
-    if patch.shape == (2 * r + 1, 2 * r + 1) and np.isfinite(patch).all():
-        return _spline_maximum(patch, r)
-    return (_parabola_vertex(scores, y, x, 1, 0), _parabola_vertex(scores, y, x, 0, 1))
+    count = len(cx)
+    if count == 0 or max_matches < 1:
+        return np.zeros(0, np.intp)
+    if not (radius > 0).any():
+        return np.arange(min(count, max_matches))
+    from scipy.spatial import cKDTree
 
-
-def _spline_maximum(patch, r):
-    """(dy, dx) in [-0.5, 0.5] maximising the quintic spline through ``patch`` about its centre."""
-    from scipy import ndimage
-
-    coefficients = ndimage.spline_filter(patch, order=5, mode="mirror")
-    best = np.zeros(2)
-    for step in (0.1, 0.01):
-        grid = np.arange(-5, 6) * step
-        gy, gx = np.meshgrid(best[0] + grid, best[1] + grid, indexing="ij")
-        gy, gx = np.clip(gy, -0.5, 0.5).ravel(), np.clip(gx, -0.5, 0.5).ravel()
-        values = ndimage.map_coordinates(coefficients, [gy + r, gx + r], order=5,
-                                         prefilter=False, mode="mirror")
-        k = int(np.argmax(values))
-        best = np.array([gy[k], gx[k]])
-    return float(best[0]), float(best[1])
-
-
-def _parabola_vertex(s, y, x, dy, dx):
-    """Vertex offset of the parabola through s at (y, x) and its neighbours along (dy, dx)."""
-    H, W = s.shape
-    if not (0 <= y - dy and y + dy < H and 0 <= x - dx and x + dx < W):
-        return 0.0
-    lo, mid, hi = s[y - dy, x - dx], s[y, x], s[y + dy, x + dx]
-    curvature = lo - 2 * mid + hi
-    if not (np.isfinite(curvature) and curvature < 0):
-        return 0.0
-    return float(np.clip(0.5 * (lo - hi) / curvature, -0.5, 0.5))
+    centres = np.column_stack([cx, cy])
+    tree = cKDTree(centres)
+    # distance <= nextafter(r, 0) is distance < r: closer than r, as the rule says
+    reach = np.nextafter(radius, 0.0)
+    # a peak with no other within the largest radius neither suppresses nor is suppressed
+    crowded = tree.query_ball_point(centres, reach.max(), p=np.inf, return_length=True) > 1
+    suppresses = (crowded & (radius > 0)).tolist()
+    alive = np.ones(count, bool)
+    kept = []
+    for i in range(count):
+        if not alive[i]:
+            continue
+        kept.append(i)
+        if len(kept) >= max_matches:
+            break
+        if suppresses[i]:
+            alive[tree.query_ball_point(centres[i], reach[i], p=np.inf)] = False
+    return np.array(kept, np.intp)

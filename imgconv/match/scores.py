@@ -69,7 +69,7 @@ def _scores_on_prepared(prepared, template, mask):
     _check_channels(C, template.shape[0])
     h, w = template.shape[1:]
     if h > H or w > W:
-        raise MatchError(f"template ({w}x{h}) is larger than the image ({W}x{H})")
+        raise MatchError(f"template ({w}x{h}) is larger than the image ({W}x{H})", subject="template")
     if mask is not None:
         _check_mask_size(mask.shape, (h, w))
         return _scores_masked(prepared, template, mask)
@@ -84,14 +84,14 @@ def _scores_on_prepared(prepared, template, mask):
 def _check_channels(image_channels, template_channels):
     if template_channels != image_channels:
         raise MatchError(f"the image has {image_channels} channel(s) but the template has "
-                         f"{template_channels} (convert both to grey, or drop alpha)")
+                         f"{template_channels} (convert both to grey, or drop alpha)", subject="template")
 
 
 def _check_mask_size(mask_shape, template_shape):
     """``mask_shape`` and ``template_shape`` are (rows, columns)."""
     if tuple(mask_shape) != tuple(template_shape):
         (mh, mw), (h, w) = mask_shape, template_shape
-        raise MatchError(f"mask ({mw}x{mh}) must be the size of the template ({w}x{h})")
+        raise MatchError(f"mask ({mw}x{mh}) must be the size of the template ({w}x{h})", subject="mask")
 
 
 def _check_not_flat(tnorm2, template):
@@ -99,7 +99,7 @@ def _check_not_flat(tnorm2, template):
     if not tnorm2 > template.size * (1e-7 * scale) ** 2:
         h, w = template.shape[1:]
         raise MatchError(f"the template ({w}x{h}) is flat: it has no variance to correlate "
-                         "(every pixel has the same value)")
+                         "(every pixel has the same value)", subject="template")
 
 
 class _Prepared:
@@ -112,8 +112,8 @@ class _Prepared:
         mean = np.array([np.mean(plane, dtype=np.float64) for plane in channels])
         if not np.isfinite(mean).all():
             if not all(np.isfinite(plane).all() for plane in channels):
-                raise MatchError("the image contains NaN or infinite values")
-            raise MatchError("the image's values are too large to sum")
+                raise MatchError("the image contains NaN or infinite values", subject="image")
+            raise MatchError("the image's values are too large to sum", subject="image")
         self.pixels = np.empty((C, H, W), np.float32)
         for c in range(C):  # one pass per channel: subtract in float64, store float32
             np.subtract(channels[c], mean[c], out=self.pixels[c], dtype=np.float64,
@@ -160,20 +160,20 @@ def _as_channels(array, name, copy=True):
     if values.dtype == np.bool_:
         values = values.astype(np.uint8)
     if not (np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)):
-        raise MatchError(f"the {name} must hold real numbers, not {values.dtype}")
+        raise MatchError(f"the {name} must hold real numbers, not {values.dtype}", subject=name)
     if values.ndim == 2:
         values = values[None]
     elif values.ndim == 3:
         values = np.moveaxis(values, 2, 0)
     else:
-        raise MatchError(f"the {name} must be H x W or H x W x C, not shape {values.shape}")
+        raise MatchError(f"the {name} must be H x W or H x W x C, not shape {values.shape}", subject=name)
     if 0 in values.shape:
-        raise MatchError(f"the {name} is empty (shape {values.shape})")
+        raise MatchError(f"the {name} is empty (shape {values.shape})", subject=name)
     if not copy:
         return values
     values = values.astype(np.float64)
     if not np.isfinite(values).all():
-        raise MatchError(f"the {name} contains NaN or infinite values")
+        raise MatchError(f"the {name} contains NaN or infinite values", subject=name)
     return values
 
 
@@ -184,7 +184,7 @@ def _as_mask(mask, template):
     if values.ndim == 3:  # a colour mask image: a pixel counts if any channel is non-zero
         values = np.any(values != 0, axis=2)
     if values.ndim != 2:
-        raise MatchError(f"the mask must be h x w, not shape {values.shape}")
+        raise MatchError(f"the mask must be h x w, not shape {values.shape}", subject="mask")
     return values != 0
 
 
@@ -265,7 +265,7 @@ def _scores_masked(prepared, template, mask):
     h, w = template.shape[1:]
     n = int(mask.sum())
     if n < 2:
-        raise MatchError(f"the mask selects {n} template pixel(s); at least 2 are needed")
+        raise MatchError(f"the mask selects {n} template pixel(s); at least 2 are needed", subject="mask")
     m = mask.astype(np.float64)
     tmean = (template * m).sum(axis=(1, 2), keepdims=True) / n
     t0 = (template - tmean) * m
@@ -335,7 +335,7 @@ def _normalise_numpy(pixels, numerator, out, h, w, tnorm2, flat):
         varsum += _window_sums(x * x, h, w)
         varsum -= s1 * s1 / n
     ok = varsum > flat
-    np.divide(numerator, np.sqrt(np.maximum(varsum, flat) * tnorm2), out=out, casting="unsafe")
-    out[~ok] = 0.0
+    out[...] = 0.0  # flat windows (every window of a flat image: flat is 0 there) score 0
+    np.divide(numerator, np.sqrt(np.maximum(varsum, flat) * tnorm2), out=out, casting="unsafe", where=ok)
     np.clip(out, -1.0, 1.0, out=out)
     return out

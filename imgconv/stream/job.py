@@ -32,10 +32,9 @@ False
 """
 import dataclasses
 
-from imgconv.errors import ImageReadError
+import numpy as np
 
-#: rows scanned at a time for missing pixels in a float source
-SCAN_ROWS = 256
+from imgconv.errors import ImageReadError
 
 
 def streams(options):
@@ -57,13 +56,14 @@ def memory_budget(output):
 
 def open_job(source, output):
     """The :class:`~imgconv.stream.sources.Input` of ``source``: a path, or the buffer standard
-    input was read into (:func:`imgconv.stacks.job_source`)."""
+    input or a pipe was read into (:func:`imgconv.stacks.input_source`)."""
     from imgconv.imageio.limits import DEFAULT_MAX_PIXELS
+    from imgconv.stacks import rewind
     from imgconv.stream.sources import open_input
 
     max_pixels = output.max_pixels or DEFAULT_MAX_PIXELS
     if hasattr(source, "read"):
-        return open_input("-", max_pixels=max_pixels, data=source)
+        return open_input(getattr(source, "name", "-"), max_pixels=max_pixels, data=rewind(source))
     return open_input(source, max_pixels=max_pixels)
 
 
@@ -105,7 +105,7 @@ def _strip_options(options):
 
 
 def filter_file(job, source, task):
-    """Filter one plain image (``source``: :func:`imgconv.stacks.job_source`) for ``task`` (a
+    """Filter one plain image (``source``: :func:`imgconv.stacks.input_source`) for ``task`` (a
     FilterTask) in strips into ``job.dst``, and return its notes; or None when the whole-image
     path must do it (its working set checked against the budget already)."""
     with open_job(source, task.output) as opened:
@@ -123,7 +123,7 @@ def _filter_in_strips(job, source, task):
     from imgconv.stream.sinks import sink_bytes, write_strips
     from imgconv.stream.strips import Chain
     from imgconv.stream.threads import ahead, preloading
-    from imgconv.tasks import make_folder
+    from imgconv.tasks import make_output_folder
 
     output, options = task.output, task.options
     budget, threads, layout = memory_budget(output), current().threads, source.layout
@@ -155,7 +155,7 @@ def _filter_in_strips(job, source, task):
     write_notes = []
     target = resolve_target(job.dst, shape, depth=output.depth, like=picture, quality=output.quality,
                             format=stream_format, notes=write_notes)
-    make_folder(job)
+    make_output_folder(job.dst)
     most = min(chain.shape[0], max(1, STRIP_BYTES // (chain.shape[1] * chain.shape[2] * 4)))
     rows = strip_rows(lambda r: working_set(chain, r, target.format), 1, most, budget) or 1
     samples = (samples_at_depth(finishing.rows(pixels), target.depth) for _, _, pixels in chain.strips(rows))
@@ -170,9 +170,11 @@ def _has_missing(chain):
     """Whether the planes the chain filters hold a NaN or an infinity anywhere (the whole-image
     path then treats them by ``--nan``)."""
     from imgconv.missing import has_missing
+    from imgconv.stream.sources import SCAN_ROWS
 
     height = chain.shape[0]
-    return any(has_missing(chain.colour.rows(a, min(height, a + SCAN_ROWS))) for a in range(0, height, SCAN_ROWS))
+    with np.errstate(over="ignore", invalid="ignore"):  # as filter_image prepares them
+        return any(has_missing(chain.colour.rows(a, min(height, a + SCAN_ROWS))) for a in range(0, height, SCAN_ROWS))
 
 
 def check_whole(source, label, output, masks=0):
@@ -189,7 +191,7 @@ def check_whole(source, label, output, masks=0):
 
 
 def check_deconvolve(source, label, output):
-    """Refuse, from the header (``source``: :func:`imgconv.stacks.job_source`), an image whose
+    """Refuse, from the header (``source``: :func:`imgconv.stacks.input_source`), an image whose
     deconvolution would exceed the budget. A lower bound of what it takes (never a refusal of an
     image that would fit): the decoded samples, the float pixels and the result, and one channel's
     padded float64 plane and its spectrum (at least the image's size each)."""

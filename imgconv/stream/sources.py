@@ -35,7 +35,10 @@ import numpy as np
 
 from imgconv.errors import ImageReadError
 from imgconv.imageio.limits import DEFAULT_MAX_PIXELS, check_size
-from imgconv.imageio.picture import Picture, native_samples, pixels_from_samples
+from imgconv.imageio.picture import Picture, check_float32_range, native_samples, pixels_from_samples
+
+#: rows of a streamed source looked at a time when the whole of it must be checked
+SCAN_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -66,9 +69,14 @@ class Input(contextlib.AbstractContextManager):
         self.picture = None  # the facts: depth, alpha, format, ICC, DPI, notes; pixels = samples
 
     def load(self):
-        """Decode what must be decoded now (whole images); returns the :class:`Picture` of samples."""
+        """Decode what must be decoded now (whole images); returns the :class:`Picture` of samples.
+        float64 samples of a streamed source are checked against float32's range first, as
+        :func:`imgconv.read_image` checks them (the same message)."""
         if self.picture is None:
-            self.picture = self._load()
+            picture = self._load()
+            if self.layout.streamed and self.layout.itemsize > 4:
+                check_float32_range(picture.pixels, picture.path, rows=SCAN_ROWS)
+            self.picture = picture
         return self.picture
 
     @property
@@ -265,6 +273,9 @@ class TiffRows:
             self._pool.shutdown(wait=True, cancel_futures=True)
         os.close(self._fd)
         self.tif.close()
+
+    def __len__(self):
+        return self.shape[0]
 
     def __getitem__(self, rows):
         """Samples of ``rows`` (a slice of rows), in the file's dtype."""

@@ -219,11 +219,14 @@ class Chain:
 
     def strips(self, rows):
         """Yield ``(a, b, pixels)`` for consecutive strips of the output, of :meth:`strip_height`
-        rows: ``pixels`` are rows ``a..b`` of :func:`imgconv.filter_image`'s result, bit for bit."""
+        rows: ``pixels`` are rows ``a..b`` of :func:`imgconv.filter_image`'s result, bit for bit
+        (float overflow gives infinity, without a warning, as there)."""
         last = self._stages(rows)[-1]
         for a in range(0, self.shape[0], last.height):
             b = min(self.shape[0], a + last.height)
-            yield a, b, self.colour.finish(a, b, last.rows(a, b))
+            with np.errstate(over="ignore", invalid="ignore"):
+                pixels = self.colour.finish(a, b, last.rows(a, b))
+            yield a, b, pixels
 
     def strip_bytes(self, rows, threads=1):
         """About how many bytes the pipeline holds with strips of about ``rows`` rows (for the
