@@ -69,13 +69,22 @@ def resolve_kernels(kernels):
 
 
 def apply_kernel(pixels, kernel, *, mode="reflect", cval=0.0, method="auto", correlate=False, normalize=False):
-    """Filter colour planes ``pixels`` (H x W or H x W x C) with one Kernel: combine, scale, offset."""
+    """Filter colour planes ``pixels`` (H x W or H x W x C) with one Kernel: combine, scale, offset.
+
+    ``method`` is one method for every matrix of the kernel, or a list of one per matrix.
+    """
     from imgconv.engine import convolve
 
     if normalize or kernel.normalize:
         kernel = kernel.normalized()
-    results = [convolve(pixels, m, mode=mode, cval=cval, method=method, correlate=correlate)
-               for m in kernel.matrices]
+    methods = [method] * len(kernel.matrices) if isinstance(method, str) else method
+    results = [convolve(pixels, m, mode=mode, cval=cval, method=how, correlate=correlate)
+               for m, how in zip(kernel.matrices, methods, strict=True)]
+    return combine(kernel, results)
+
+
+def combine(kernel, results):
+    """One Kernel's result from those of its matrices: its combine rule, then scale and offset."""
     if kernel.combine == "magnitude":
         out = np.sqrt(sum(r * r for r in results))
     elif kernel.combine == "max":
@@ -100,7 +109,8 @@ def filter_image(image, kernels, *, mode="reflect", cval=0.0, method="auto", cor
     kernels : spec, Kernel, array, or a list of them
         Applied in order (a chain); each may be a multi-kernel preset.
     mode, cval, method, correlate
-        As for :func:`imgconv.convolve`.
+        As for :func:`imgconv.convolve`; ``method`` may also be a list with one entry per
+        kernel of the chain (each a method, or a list of one per matrix of that kernel).
     normalize : bool
         Divide each kernel by its sum where the sum is not ~0.
     scale, offset : float
@@ -116,6 +126,21 @@ def filter_image(image, kernels, *, mode="reflect", cval=0.0, method="auto", cor
     -------
     numpy.ndarray
         float32; the input's shape, except ``channels='gray'`` which returns grey (+ alpha).
+    """
+    colour, alpha, ycc = planes_to_filter(image, channels, has_alpha)
+    opts = dict(mode=mode, cval=cval, correlate=correlate, normalize=normalize)
+    chain = resolve_kernels(kernels)
+    methods = [method] * len(chain) if isinstance(method, str) else method
+    for kernel, how in zip(chain, methods, strict=True):
+        colour = apply_kernel(colour, kernel, method=how, **opts)
+    return finish_filtered(colour, alpha, ycc, scale, offset)
+
+
+def planes_to_filter(image, channels="all", has_alpha=None):
+    """What :func:`filter_image` filters: ``(colour, alpha or None, ycc or None)``.
+
+    ``colour`` is H x W or H x W x C float32 (grey for ``channels='gray'``, luma for
+    ``'luma'``, whose full YCbCr ``ycc`` is kept for :func:`finish_filtered`).
     """
     if has_alpha is None:
         has_alpha = getattr(image, "has_alpha", None)
@@ -136,14 +161,18 @@ def filter_image(image, kernels, *, mode="reflect", cval=0.0, method="auto", cor
     elif channels == "luma" and is_rgb:
         ycc = _rgb_to_ycbcr(colour[..., :3])
         colour = np.ascontiguousarray(ycc[..., 0])
-    opts = dict(mode=mode, cval=cval, method=method, correlate=correlate, normalize=normalize)
-    for kernel in resolve_kernels(kernels):
-        colour = apply_kernel(colour, kernel, **opts)
+    return colour, alpha, ycc
+
+
+def finish_filtered(colour, alpha, ycc, scale=1.0, offset=0.0):
+    """The result of :func:`filter_image` from the filtered ``colour`` and the planes
+    :func:`planes_to_filter` kept: scale, offset, back from YCbCr, alpha joined."""
     if scale != 1:
         colour = colour * np.float32(scale)
     if offset:
         colour = colour + np.float32(offset)
     if ycc is not None:
+        ycc = ycc if ycc.flags.writeable else ycc.copy()
         ycc[..., 0] = colour
         colour = _ycbcr_to_rgb(ycc)
     return join_alpha(colour, alpha)
@@ -154,7 +183,7 @@ def explain_filter(shape, kernels, *, method="auto", correlate=False, channels="
     from imgconv.engine import explain
 
     h, w = shape[:2]
-    c = 1 if channels == "gray" or len(shape) == 2 else shape[2]
+    c = 1 if channels in ("gray", "luma") or len(shape) == 2 else shape[2]
     lines = []
     for kernel in resolve_kernels(kernels):
         for i, m in enumerate(kernel.matrices):

@@ -24,6 +24,10 @@ import os
 #: Measured cost of the first use of the compiled loops in a process: importing numba and
 #: loading the cached machine code of the loops (``benchmarks/bench_startup.py``).
 LOAD_MS = 300.0
+#: Measured cost of that first use while numba's cache is still empty (after an install):
+#: compiling the loops (``benchmarks/bench_startup.py``). The command line charges it then
+#: (:func:`imgconv.loopcache.loop_cost_ms`) and compiles them in the background instead.
+COMPILE_MS = 3000.0
 
 
 def usable_cores():

@@ -16,16 +16,11 @@ from imgconv.errors import ImgconvError
 
 def run_on_cluster(jobs, fn, scheduler, record, connect_timeout):
     """One Dask task per image on the cluster at ``scheduler``; the same per-file outcomes."""
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise ImgconvError("--scheduler needs Dask: pip install 'imgconv[dask]'") from None
     if any(STDIO in (job.src, job.dst) for job in jobs):
         raise ImgconvError("stdin and stdout cannot be used with --scheduler")
-    try:
-        client = Client(scheduler, timeout=connect_timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError, TypeError) as exc:
-        raise ImgconvError(f"cannot reach the Dask scheduler at {scheduler}: {_first_line(exc)}") from None
+    client = connect(scheduler, connect_timeout)
+    from distributed import as_completed
+
     futures = {}
     try:
         window = max(8, 2 * sum(client.nthreads().values()))
@@ -53,14 +48,37 @@ def run_on_cluster(jobs, fn, scheduler, record, connect_timeout):
             client.close(timeout=GRACE_SECONDS * 2)
 
 
+def connect(scheduler, connect_timeout):
+    """A Dask ``Client`` of the scheduler at ``scheduler``, or one clear ImgconvError."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ImgconvError("--scheduler needs Dask: pip install 'imgconv[dask]'") from None
+    try:
+        return Client(scheduler, timeout=connect_timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise ImgconvError(f"cannot reach the Dask scheduler at {scheduler}: {_first_line(exc)}") from None
+
+
+def worker_threads():
+    """Engine threads for a task on a Dask worker: the machine's cores shared among the
+    worker's task threads (all of them outside a worker)."""
+    from imgconv.settings import usable_cores
+
+    try:
+        from distributed import get_worker
+
+        return max(1, usable_cores() // max(1, get_worker().state.nthreads))
+    except (ImportError, ValueError):
+        return usable_cores()
+
+
 def _call_on_worker(fn, job):
     """A Dask task: share the worker machine's cores among the worker's task threads."""
-    from distributed import get_worker
-
     from imgconv.engine import warm_up
-    from imgconv.settings import usable_cores, use
+    from imgconv.settings import use
 
-    with use(threads=max(1, usable_cores() // max(1, get_worker().state.nthreads)), load_ms=0.0):
+    with use(threads=worker_threads(), load_ms=0.0):
         warm_up()
         return _call(fn, job)
 

@@ -72,12 +72,15 @@ def run(argv=None):
     import threading
 
     from imgconv.errors import ImgconvError
-    from imgconv.settings import LOAD_MS, use
+    from imgconv.loopcache import loop_cost_ms
+    from imgconv.settings import current, use
 
     if threading.current_thread() is threading.main_thread():  # SIGTERM stops like Ctrl-C
         previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with use(load_ms=LOAD_MS):  # a one-off command pays for loading the compiled loops
+        # a one-off command pays for loading the compiled loops, or for compiling them while
+        # numba's cache is still empty (the computing commands then fill it in the background)
+        with use(load_ms=loop_cost_ms() if current().compiled else 0.0):
             rv = main.main(args=argv, prog_name="imgconv", standalone_mode=False)
     except ImgconvError as exc:
         fail(exc, exc.exit_code)

@@ -36,10 +36,12 @@ def command(ctx, inputs, psf_spec, method, balance, iterations,
     """
     from imgconv.cli.progress import LazyBar
     from imgconv.deconvolve import load_psf
+    from imgconv.loopcache import warm_in_background
     from imgconv.tasks import DeconvolveOptions, DeconvolveTask
 
     # a bad PSF fails here, once, before any file is read
     psf = load_psf(psf_spec, nonnegative=method == "richardson-lucy")
+    warm_in_background()
     # a bar per image only for one input: a batch has its own bar, workers must not draw
     single = len(inputs) == 1 and not Path(inputs[0]).is_dir()
     bar = LazyBar(f"deconvolving {Path(inputs[0]).name}") if single and not quiet and sys.stderr.isatty() else None

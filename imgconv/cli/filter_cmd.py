@@ -23,7 +23,8 @@ from imgconv.cli.common import FINITE, output_options, output_settings, run_batc
               help="Then add this (fraction of full scale: 0.5 = mid grey).")
 @click.option("--channels", type=click.Choice(CHANNELS), default="all", show_default=True,
               help="all: each colour channel; gray: convert to grey first; luma: filter Y of YCbCr only.")
-@click.option("--explain", is_flag=True, help="Print the method chosen for each kernel (to stderr).")
+@click.option("--explain", is_flag=True, help="Print the method chosen for each kernel, for each input size "
+              "(to stderr).")
 @output_options("<stem>.<kernel>.<ext>")
 @click.pass_context
 def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scale, offset, channels, explain,
@@ -40,37 +41,49 @@ def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scal
       cat in.png | imgconv filter - -k emboss -o - > out.png
     """
     from imgconv.filtering import resolve_kernels
+    from imgconv.loopcache import warm_in_background
     from imgconv.tasks import FilterOptions, FilterTask
 
     chain = resolve_kernels(kernels)  # bad specs fail here, once, before any file is read
+    warm_in_background()
+    suffix = "+".join(k.slug for k in chain)
     if explain:
-        _explain(inputs, chain, method, correlate, channels)
+        from imgconv.cli.explain import print_explain
+
+        print_explain(inputs, chain, output=output, suffix=suffix, recursive=recursive, glob=glob_pattern,
+                      method=method, correlate=correlate, channels=channels)
     options = FilterOptions(mode=mode, cval=cval, method=method, correlate=correlate, normalize=normalize,
                             scale=scale, offset=offset, channels=channels)
     task = FilterTask(kernels=tuple(chain), options=options,
                       output=output_settings(depth, quality, fmt, max_pixels))
-    run_batch(ctx, inputs, task, suffix="+".join(k.slug for k in chain), output=output, fmt=fmt,
+    if scheduler is not None and _filter_huge(inputs, task, suffix, output, scheduler, overwrite, skip_existing,
+                                              quiet):
+        return
+    run_batch(ctx, inputs, task, suffix=suffix, output=output, fmt=fmt,
               recursive=recursive, glob_pattern=glob_pattern, overwrite=overwrite, skip_existing=skip_existing,
               jobs=jobs, scheduler=scheduler, quiet=quiet, label="filtering")
 
 
-def _explain(inputs, chain, method, correlate, channels):
-    """Print the planned method per kernel for the first input's size."""
+def _filter_huge(inputs, task, suffix, output, scheduler, overwrite, skip_existing, quiet):
+    """One huge input split across the cluster (see :mod:`imgconv.batch.huge`); False when the
+    run is an ordinary one."""
     from pathlib import Path
 
-    from imgconv.filtering import explain_filter
+    from imgconv.batch.huge import default_output, filter_huge, huge_source
 
-    shape = (1080, 1920, 3)
-    first = next((i for i in inputs if i != "-" and Path(i).is_file()), None)
-    if first is not None:
-        from imgconv.errors import ImageReadError
-        from imgconv.imageio import probe_shape
+    source = huge_source(inputs)
+    if source is None:
+        return False
+    if output == "-":
+        raise click.UsageError("stdin and stdout cannot be used with --scheduler")
+    dst = Path(output) if output is not None else default_output(source, suffix)
+    if dst.exists() and skip_existing:
+        if not quiet:
+            click.echo(f"imgconv: note: {dst}: exists, skipped", err=True)
+        return True
+    chunks = filter_huge(source, task, dst, scheduler, overwrite=overwrite)
+    if not quiet:
+        h, w = source.shape[:2]
+        click.echo(f"imgconv: note: {inputs[0]}: {w}x{h} filtered in {chunks} chunks on the cluster", err=True)
+    return True
 
-        try:
-            shape = probe_shape(first)
-        except ImageReadError:  # the run itself reports an unreadable file
-            first = None
-    h, w = shape[:2]
-    click.echo(f"plan for {w}x{h}" + (f" ({first})" if first else " (no file: assumed)") + ":", err=True)
-    for line in explain_filter(shape, chain, method=method, correlate=correlate, channels=channels):
-        click.echo("  " + line, err=True)

@@ -12,14 +12,20 @@ __all__ = ["convolve", "explain", "MethodPlan", "MODES", "METHODS", "warm_up"]
 
 
 def warm_up():
-    """Load the compiled loops now, when the current settings allow them.
+    """Load the compiled loops now when the current settings allow them and charge no more
+    than loading them from numba's cache (``load_ms <= LOAD_MS``); True when loaded.
 
     Batch workers call this once, then run with ``load_ms=0``: the load serves every image.
+    While the cache is still empty a command charges the compilation instead, and its
+    workers leave the choice to the planner, image by image.
     """
     from imgconv.engine import _compiled
+    from imgconv.settings import LOAD_MS, current
 
-    if _compiled.enabled():
+    if _compiled.enabled() and current().load_ms <= LOAD_MS:
         _compiled.loops()
+        return True
+    return False
 
 
 def _as_image(image):

@@ -22,8 +22,6 @@ def enabled():
 
 
 def loops():
-    """The compiled-loop module :mod:`imgconv.engine._loops` (imports numba on first call),
-    with its thread count set to the current settings' share."""
-    module = importlib.import_module("imgconv.engine._loops")
-    module.set_threads(current().threads)
-    return module
+    """The compiled-loop module :mod:`imgconv.engine._loops` (imports numba on first call;
+    its wrappers use the current settings' threads)."""
+    return importlib.import_module("imgconv.engine._loops")

@@ -64,17 +64,36 @@ def correlate_fft(image, kernel, anchor, mode, cval, tile=None):
     >>> bool(np.abs(correlate_fft(img, k, (3, 2), "wrap", 0.0)[..., 0] - ref).max() < 1e-5)
     True
     """
+    H, W, _ = image.shape
+    h, w = kernel.shape
+    padded = pad_interleaved(image, anchor, (h - 1 - anchor[0], w - 1 - anchor[1]), mode, cval,
+                             dtype=transform_dtype(kernel))
+    return correlate_padded(padded, kernel, tile if tile is not None else tile_plan((H, W), (h, w)))
+
+
+def transform_dtype(kernel):
+    """float32 transforms for a kernel of small absolute sum (error well under 1e-5), else float64."""
+    return np.float32 if np.abs(kernel).sum() <= 64 else np.float64
+
+
+def correlate_padded(padded, kernel, tile):
+    """The valid correlation of ``padded`` ((H + h - 1, W + w - 1, C), of
+    :func:`transform_dtype`) with ``kernel``: (H, W, C) float32, in the tiles ``tile`` gives
+    (``(ty, tx, work)`` of :func:`tile_plan`), from ``padded``'s first row and column on.
+
+    The same tiles over the same samples give the same bits: a part of an image whose first
+    row and column fall on tile corners of the whole image's plan, with its margins, gives
+    exactly the whole image's values there (``imgconv.batch.huge`` relies on it).
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     from scipy import fft as sfft
 
-    H, W, C = image.shape
     h, w = kernel.shape
-    ty, tx, _ = tile if tile is not None else tile_plan((H, W), (h, w))
+    H, W, C = padded.shape[0] - h + 1, padded.shape[1] - w + 1, padded.shape[2]
+    ty, tx, _ = tile
     ny, nx = fft_shape(ty, h), fft_shape(tx, w)
-    ctype = np.float32 if np.abs(kernel).sum() <= 64 else np.float64
-    padded = pad_interleaved(image, anchor, (h - 1 - anchor[0], w - 1 - anchor[1]), mode, cval, dtype=ctype)
-    spectrum = sfft.rfft2(kernel[::-1, ::-1].astype(ctype), s=(ny, nx))[:, :, None]
+    spectrum = sfft.rfft2(kernel[::-1, ::-1].astype(padded.dtype), s=(ny, nx))[:, :, None]
     out = np.empty((H, W, C), np.float32)
 
     def one_tile(origin):

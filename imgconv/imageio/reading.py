@@ -82,7 +82,9 @@ def _is_stub(factory):
 def probe_shape(path):
     """The ``pixels`` shape :func:`read_image` would give, from the header alone (no decoding).
 
-    Alpha is not counted: ``(H, W)`` for grey, ``(H, W, 3)`` for colour.
+    Alpha is not counted: ``(H, W)`` for grey, ``(H, W, 3)`` for colour. EXIF orientations
+    5-8 (a quarter turn) swap H and W, as reading does. (A PNG whose eXIf chunk follows the
+    pixel data counts as unrotated: finding it would mean decoding.)
 
     Examples
     --------
@@ -93,16 +95,50 @@ def probe_shape(path):
     >>> probe_shape(path)
     (3, 5, 3)
     """
+    found = _probe_npy(path)
+    if found is not None:
+        return found
     try:
         with Image.open(path) as im:
             width, height = im.size
             grey = im.mode in ("1", "L", "LA", "La", "I", "F") or im.mode.startswith("I;16")
+            orientation = _header_orientation(im)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         found = _probe_tiff(path)  # a TIFF that only tifffile reads?
         if found is None:
             raise ImageReadError(f"cannot read image header ({exc})", path) from None
-        height, width, grey = found
+        height, width, grey, orientation = found
+    if orientation in (5, 6, 7, 8):
+        height, width = width, height
     return (height, width) if grey else (height, width, 3)
+
+
+def _header_orientation(im):
+    """The EXIF orientation of an opened image, without decoding it (PNG: only an eXIf
+    chunk before the pixel data; Pillow would decode the image to look further)."""
+    if im.format == "PNG" and "exif" not in im.info:
+        return 1
+    orientation = im.getexif().get(0x0112, 1)
+    return orientation if isinstance(orientation, int) else 1
+
+
+def _probe_npy(path):
+    """``probe_shape`` of a ``.npy`` file from its header, or None when it is not one."""
+    with contextlib.suppress(OSError), open(path, "rb") as fp:
+        if fp.read(len(NPY_MAGIC)) != NPY_MAGIC:
+            return None
+        fp.seek(0)
+        try:
+            version = np.lib.format.read_magic(fp)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            shape = read_header(fp)[0]
+        except (ValueError, SyntaxError, TypeError) as exc:
+            raise ImageReadError(f"cannot read .npy header ({exc})", path) from None
+        if len(shape) not in (2, 3):
+            raise ImageReadError(f".npy array of shape {shape} is not an image (H x W or H x W x C, C <= 4)", path)
+        return tuple(shape[:2]) if len(shape) == 2 or shape[2] < 3 else (shape[0], shape[1], 3)
+    return None
 
 
 def _probe_tiff(path):
