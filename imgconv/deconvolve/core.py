@@ -50,7 +50,8 @@ def deconvolve(image, psf, *, method="wiener", balance=None, iterations=30, prog
         Richardson-Lucy iterations (ignored by Wiener).
     progress : callable or None
         Called as ``progress(done, total)`` after each Richardson-Lucy
-        iteration of each channel (``total = iterations * channels``).
+        iteration, which restores every channel (``done`` counts iterations x
+        channels, ``total = iterations * channels``).
 
     Returns
     -------
@@ -107,17 +108,17 @@ def deconvolve(image, psf, *, method="wiener", balance=None, iterations=30, prog
         return out.reshape(img.shape)
 
     plan = Extension(img.shape[:2], kernel)
-    for c in range(planes.shape[2]):
-        if method == "wiener":
+    channels = planes.shape[2]
+    if method == "wiener":
+        for c in range(channels):
             out[..., c] = wiener(plan, planes[..., c], balance)
-        else:
-            done = c * iterations
+    else:  # all channels at once: each iteration is one convolution of the interleaved channels
 
-            def step(i, done=done):
-                if progress is not None:
-                    progress(done + i, iterations * planes.shape[2])
+        def step(i):
+            if progress is not None:
+                progress(i * channels, iterations * channels)
 
-            out[..., c] = richardson_lucy(plan, planes[..., c], iterations, balance or 0.0, step)
+        out[...] = richardson_lucy(plan, planes, iterations, balance or 0.0, step)
     return out.reshape(img.shape)
 
 

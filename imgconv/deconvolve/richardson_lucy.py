@@ -14,37 +14,43 @@ from imgconv.settings import current
 _RL_EPS = 1e-6
 
 
-def richardson_lucy(plan, channel, iterations, tv_weight, step):
+def richardson_lucy(plan, planes, iterations, tv_weight, step):
+    """Richardson-Lucy on the channels ``planes`` (H, W, C) of one image at once, through the
+    extension ``plan``; ``step(i)`` after each iteration. Returns (H, W, C) float32."""
     import scipy.fft as sf
 
     shape = plan.padded
-    observed = plan.extend(np.maximum(channel, 0.0).astype(np.float32))
+    observed = np.stack([plan.extend(np.maximum(planes[..., c], 0.0).astype(np.float32))
+                         for c in range(planes.shape[2])], axis=-1)  # channels interleaved
     np.maximum(observed, _RL_EPS, out=observed)
-    otf = plan.otf.astype(np.complex64)
-    otf_flip = np.conj(otf)  # transform of the flipped PSF: the adjoint of the blur
     estimate = observed.copy()
     reach = None
     if not plan.mirror_symmetric:
         # The reflected margin is not consistent data for this PSF: leave the margin free
         # (Bertero & Boccacci 2005). The ratio is taken inside the image only (the observed
         # margin is zeroed) and the correction divided by the flipped PSF's reach into it.
+        otf_flip = np.conj(plan.otf.astype(np.complex64))  # the flipped PSF's: the blur's adjoint
         inside = np.zeros(shape, np.float32)
         plan.crop(inside)[...] = 1
-        observed *= inside
+        observed *= inside[..., None]
         reach = sf.irfft2(sf.rfft2(inside, workers=current().threads) * otf_flip, shape, workers=current().threads)
         np.maximum(reach, np.float32(0.05), out=reach)
         np.reciprocal(reach, out=reach)
+        reach = reach[..., None]
     eps = np.float32(_RL_EPS)
     # The two convolutions of each step go through the engine in wrap mode, which is the
     # same circular convolution as the transforms above; its planner picks separable or
-    # direct loops for the usual PSFs (a Gaussian is rank 1, a motion line sparse), FFT otherwise.
-    from imgconv.engine import convolve
+    # direct loops for the usual PSFs (a Gaussian is rank 1, a motion line sparse), FFT
+    # otherwise. Planned once, for all channels of all iterations.
+    from imgconv.engine import convolver
 
+    blur = convolver(estimate.shape, plan.kernel, mode="wrap")
+    adjoint = convolver(estimate.shape, plan.kernel, mode="wrap", correlate=True)
     for i in range(iterations):
-        blurred = convolve(estimate, plan.kernel, mode="wrap")
+        blurred = blur(estimate)
         np.maximum(blurred, eps, out=blurred)
         ratio = np.divide(observed, blurred, out=blurred)
-        correction = convolve(ratio, plan.kernel, mode="wrap", correlate=True)
+        correction = adjoint(ratio)
         if reach is not None:
             correction *= reach
         if tv_weight > 0:

@@ -101,6 +101,8 @@ def probe_shape(path):
     try:
         with Image.open(path) as im:
             width, height = im.size
+            if im.format == "TIFF":  # the stored size: newer Pillows report the rotated one
+                width, height = im.tag_v2.get(256, width), im.tag_v2.get(257, height)
             grey = im.mode in ("1", "L", "LA", "La", "I", "F") or im.mode.startswith("I;16")
             orientation = _header_orientation(im)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
