@@ -198,21 +198,35 @@ def _zncc_rows(x, num, out, h, w, tnorm2, flat, start, stop, col1, col2, varsum,
 
 def _in_blocks(rows_of, nrows, nblocks):
     """Call ``rows_of(start, stop)`` for ``nblocks`` even blocks of ``nrows`` rows, spread over
-    the current settings' threads (the compiled functions release the GIL)."""
+    the current settings' threads (the compiled functions release the GIL). Each thread, this
+    one included, takes the next block until none is left (a thread that the machine's other
+    work slows down takes fewer); a call costs one thread start per extra thread, less than a
+    pool's queue."""
+    import threading
+
     from imgconv.settings import current
 
     nblocks = max(1, min(int(nblocks), nrows))
     bounds = [(b * nrows // nblocks, (b + 1) * nrows // nblocks) for b in range(nblocks)]
     threads = min(current().threads, nblocks)
-    if threads == 1:
-        for start, stop in bounds:
-            rows_of(start, stop)
-        return
-    from concurrent.futures import ThreadPoolExecutor
+    pending = iter(bounds)  # a list iterator's next() is atomic: the threads share it
+    failures = []
 
-    with ThreadPoolExecutor(threads) as pool:
-        for done in [pool.submit(rows_of, start, stop) for start, stop in bounds]:
-            done.result()
+    def run():
+        try:
+            for start, stop in pending:
+                rows_of(start, stop)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the calling thread
+            failures.append(exc)
+
+    helpers = [threading.Thread(target=run, daemon=True) for _ in range(threads - 1)]
+    for helper in helpers:
+        helper.start()
+    run()
+    for helper in helpers:
+        helper.join()
+    if failures:
+        raise failures[0]
 
 
 def correlate_direct(src, tap_rows, tap_cols, tap_weights, h, rows, cols, left, C, cval, nblocks, out):
