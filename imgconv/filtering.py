@@ -127,13 +127,22 @@ def filter_image(image, kernels, *, mode="reflect", cval=0.0, method="auto", cor
     numpy.ndarray
         float32; the input's shape, except ``channels='gray'`` which returns grey (+ alpha).
     """
+    from imgconv.engine.oneoff import charged_once
+
     colour, alpha, ycc = planes_to_filter(image, channels, has_alpha)
     opts = dict(mode=mode, cval=cval, correlate=correlate, normalize=normalize)
     chain = resolve_kernels(kernels)
     methods = [method] * len(chain) if isinstance(method, str) else method
-    for kernel, how in zip(chain, methods, strict=True):
-        colour = apply_kernel(colour, kernel, method=how, **opts)
+    # one load of the compiled loops serves the whole chain: charged once, not per kernel
+    with charged_once(colour.shape, chain_matrices(chain), method=method, correlate=correlate):
+        for kernel, how in zip(chain, methods, strict=True):
+            colour = apply_kernel(colour, kernel, method=how, **opts)
     return finish_filtered(colour, alpha, ycc, scale, offset)
+
+
+def chain_matrices(chain):
+    """Every matrix a chain of Kernels convolves with, in order."""
+    return [m for kernel in chain for m in kernel.matrices]
 
 
 def planes_to_filter(image, channels="all", has_alpha=None):
@@ -181,12 +190,15 @@ def finish_filtered(colour, alpha, ycc, scale=1.0, offset=0.0):
 def explain_filter(shape, kernels, *, method="auto", correlate=False, channels="all"):
     """One line per kernel matrix: the method the engine would use on an image of ``shape``."""
     from imgconv.engine import explain
+    from imgconv.engine.oneoff import charged_once
 
     h, w = shape[:2]
     c = 1 if channels in ("gray", "luma") or len(shape) == 2 else shape[2]
+    chain = resolve_kernels(kernels)
     lines = []
-    for kernel in resolve_kernels(kernels):
-        for i, m in enumerate(kernel.matrices):
-            label = kernel.name if len(kernel.matrices) == 1 else f"{kernel.name}[{i}]"
-            lines.append(f"{label}: {explain((h, w, c), m, method=method, correlate=correlate)}")
+    with charged_once((h, w, c), chain_matrices(chain), method=method, correlate=correlate):
+        for kernel in chain:
+            for i, m in enumerate(kernel.matrices):
+                label = kernel.name if len(kernel.matrices) == 1 else f"{kernel.name}[{i}]"
+                lines.append(f"{label}: {explain((h, w, c), m, method=method, correlate=correlate)}")
     return lines

@@ -85,21 +85,27 @@ def huge_source(inputs):
 
 
 def plan_stages(colour_shape, chain, *, method="auto", correlate=False, normalize=False):
-    """The whole image's plan for a chain of Kernels on colour planes of ``colour_shape``."""
+    """The whole image's plan for a chain of Kernels on colour planes of ``colour_shape``,
+    as :func:`imgconv.filter_image` makes it (the compiled loops' load charged once)."""
+    from imgconv.engine.oneoff import charged_once
+    from imgconv.filtering import chain_matrices
+
+    with charged_once(colour_shape, chain_matrices(chain), method=method, correlate=correlate):
+        return [_stage_plan(colour_shape, kernel, method, correlate, normalize) for kernel in chain]
+
+
+def _stage_plan(colour_shape, kernel, method, correlate, normalize):
     from imgconv.engine import _as_kernel, _oriented, explain
 
-    stages = []
-    for kernel in chain:
-        if normalize or kernel.normalize:
-            kernel = kernel.normalized()
-        steps = []
-        for matrix in kernel.matrices:
-            oriented, anchor = _oriented(_as_kernel(matrix), correlate)
-            plan = explain(tuple(colour_shape), matrix, method=method, correlate=correlate)
-            steps.append(Step(np.asarray(matrix), oriented, anchor, plan.method, plan.compiled, plan.tile))
-        depth = tuple(max(max(s.anchor[a], s.oriented.shape[a] - 1 - s.anchor[a]) for s in steps) for a in (0, 1))
-        stages.append(Stage(kernel, tuple(steps), depth))
-    return stages
+    if normalize or kernel.normalize:
+        kernel = kernel.normalized()
+    steps = []
+    for matrix in kernel.matrices:
+        oriented, anchor = _oriented(_as_kernel(matrix), correlate)
+        plan = explain(tuple(colour_shape), matrix, method=method, correlate=correlate)
+        steps.append(Step(np.asarray(matrix), oriented, anchor, plan.method, plan.compiled, plan.tile))
+    depth = tuple(max(max(s.anchor[a], s.oriented.shape[a] - 1 - s.anchor[a]) for s in steps) for a in (0, 1))
+    return Stage(kernel, tuple(steps), depth)
 
 
 def chunk_sides(shape, stages, side=None):

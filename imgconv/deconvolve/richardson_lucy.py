@@ -43,9 +43,11 @@ def richardson_lucy(plan, planes, iterations, tv_weight, step):
     # direct loops for the usual PSFs (a Gaussian is rank 1, a motion line sparse), FFT
     # otherwise. Planned once, for all channels of all iterations.
     from imgconv.engine import convolver
+    from imgconv.engine.oneoff import charged_once
 
-    blur = convolver(estimate.shape, plan.kernel, mode="wrap")
-    adjoint = convolver(estimate.shape, plan.kernel, mode="wrap", correlate=True)
+    with charged_once(estimate.shape, [plan.kernel, plan.kernel], repeat=iterations):  # one load, 2n uses
+        blur = convolver(estimate.shape, plan.kernel, mode="wrap")
+        adjoint = convolver(estimate.shape, plan.kernel, mode="wrap", correlate=True)
     for i in range(iterations):
         blurred = blur(estimate)
         np.maximum(blurred, eps, out=blurred)
