@@ -1,12 +1,15 @@
 """Compiled inner loops (numba): direct and low-rank separable correlation, ZNCC normalisation.
 
 Imported only through :mod:`imgconv.engine._compiled`, on first use: importing numba and
-loading these functions from its on-disk cache costs :data:`imgconv.settings.LOAD_MS`, and
-compiling them into an empty cache about a second more (``benchmarks/bench_startup.py``).
-To keep that first compilation short, every loop has one explicit signature (compiled once,
-at import), none uses numba's ``parallel=True`` (whose compilation alone took 4-7 s per
-loop): each compiled function runs one block of rows with the GIL released, and the Python
-wrappers below spread the blocks over a thread pool of ``current().threads`` threads.
+loading these functions from its on-disk cache costs :data:`imgconv.settings.LOAD_MS`;
+compiling them into an empty cache, :data:`imgconv.settings.COMPILE_MS` (about 3 s of CPU,
+``benchmarks/bench_startup.py``). To keep that first compilation short, every loop has one
+explicit signature (compiled once, at import), none uses numba's ``parallel=True`` (whose
+compilation alone took 4-7 s per loop), and none calls NumPy or assigns slices (each pulls
+in library code to compile): each compiled function runs one block of rows with the GIL
+released, its scratch arrays given, and the Python wrappers below spread the blocks over
+``current().threads`` plain threads. Importing this module leaves the marker by which
+:mod:`imgconv.loopcache` knows the cache is filled.
 
 The correlations work on an image stored as rows of interleaved channels, ``src`` of shape
 ``(H, W * C)`` float32, so one loop serves grey and colour alike: a kernel tap ``b`` columns
