@@ -6,7 +6,8 @@ Each figure is the median over fresh processes (``--runs``) of:
 * ``imgconv --help`` and ``imgconv kernels``, whole processes;
 * loading the compiled loops in a process that has NumPy and SciPy already: importing numba
   and ``imgconv.engine._loops`` and the first call of each loop (machine code from numba's
-  on-disk cache). This is what :data:`imgconv.settings.LOAD_MS` should hold;
+  on-disk cache). This is what :data:`imgconv.settings.LOAD_MS` should hold; then the
+  volume loops (``imgconv.engine._loops3d``) after them;
 * the same into an empty numba cache (``NUMBA_CACHE_DIR`` a new folder): the first
   compilation after an install, :data:`imgconv.settings.COMPILE_MS` (wall and CPU seconds);
 * the first command after an install (an empty cache), ``imgconv filter`` of a 1920x1080
@@ -36,6 +37,12 @@ with use(compiled=True):
     convolve(img, np.ones((3, 3)), method="direct")
     convolve(img, np.ones((3, 3)), method="separable")
 print((time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000)
+t0, c0 = time.perf_counter(), time.process_time()
+from imgconv.engine import _loops3d
+with use(compiled=True):
+    convolve(np.zeros((4, 16, 16)), np.ones((3, 3, 3)), method="direct")
+    convolve(np.zeros((4, 16, 16)), np.ones((3, 3, 3)), method="separable")
+print((time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000)
 """
 
 
@@ -49,10 +56,10 @@ def wall(args, runs):
 
 
 def load_ms(env=None):
-    """(wall ms, CPU ms) of LOAD in a fresh process."""
+    """(wall ms, CPU ms) of LOAD in a fresh process: the 2-D loops, then the volume loops after them."""
     out = subprocess.run([sys.executable, "-c", LOAD], check=True, capture_output=True, text=True, env=env).stdout
-    wall_ms, cpu_ms = map(float, out.split())
-    return wall_ms, cpu_ms
+    wall_2d, cpu_2d, wall_3d, cpu_3d = map(float, out.split())
+    return wall_2d, cpu_2d, wall_3d, cpu_3d
 
 
 def first_command(photo, folder, runs):
@@ -95,10 +102,10 @@ def main():
     print("|---|---|")
     print(f"| `imgconv --help` | {wall([sys.executable, '-m', 'imgconv', '--help'], a.runs):.2f} s |")
     print(f"| `imgconv kernels` | {wall([sys.executable, '-m', 'imgconv', 'kernels'], a.runs):.2f} s |")
-    print(f"| compiled loops: import + first calls (cached), wall / CPU | "
-          f"{statistics.median(c[0] for c in loads):.0f} ms / {statistics.median(c[1] for c in loads):.0f} ms |")
-    print(f"| compiled loops: first compilation (empty cache), wall / CPU | "
-          f"{statistics.median(c[0] for c in compiles):.0f} ms / {statistics.median(c[1] for c in compiles):.0f} ms |")
+    for name, runs in (("import + first calls (cached)", loads), ("first compilation (empty cache)", compiles)):
+        for what, at in (("compiled loops", 0), ("then the volume loops", 2)):
+            print(f"| {what}: {name}, wall / CPU | {statistics.median(c[at] for c in runs):.0f} ms / "
+                  f"{statistics.median(c[at + 1] for c in runs):.0f} ms |")
     print(f"| first `imgconv filter` 1920x1080 after an install (empty cache) | {first:.2f} s |")
     print(f"| the same with IMGCONV_NO_NUMBA=1 (SciPy only) | {scipy_only:.2f} s |")
     print(f"| from that first command's start to the loops compiled in the background | {filled:.2f} s |")

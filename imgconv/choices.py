@@ -2,8 +2,8 @@
 
 Examples
 --------
->>> MODES[0], METHODS[0], parse_depth("16"), parse_depth(None)
-('reflect', 'auto', 16, None)
+>>> MODES[0], METHODS[0], ALPHA_MODES[0], NAN_MODES[0], parse_depth("16"), parse_depth(None)
+('reflect', 'auto', 'auto', 'propagate', 16, None)
 """
 
 #: How an image is extended past its border (scipy.ndimage's meanings).
@@ -16,6 +16,13 @@ CHANNELS = ("all", "gray", "luma")
 DEPTHS = ("8", "16", "float")
 #: Deconvolution methods.
 DECONVOLUTION_METHODS = ("wiener", "richardson-lucy")
+#: What happens to alpha: premultiply for averaging kernels (auto), always, or never (keep).
+ALPHA_MODES = ("auto", "premultiply", "keep")
+#: Missing pixels (NaN, or invalid in a --valid mask): spread as SciPy does, or filled
+#: by normalised convolution.
+NAN_MODES = ("propagate", "ignore")
+#: Which frames of an animation or pages of a multi-page TIFF are processed.
+FRAMES = ("all", "first")
 
 
 def parse_depth(depth):

@@ -1,8 +1,9 @@
 """Applying kernels to pictures: chains, multi-kernel combination, colour handling.
 
-This is the layer between the kernel model (``kernels``) and the engine: it
-knows about alpha, grey/luma processing, ``scale``/``offset``/``normalize`` and
-how a multi-kernel preset such as ``sobel`` combines its results. It does no I/O.
+This is the layer between the kernel model (``kernels``) and the engine: it knows how a
+chain runs, ``normalize``, and how a multi-kernel preset such as ``sobel`` combines its
+results. Alpha, linear light, grey/luma and missing pixels are the pixel pipeline's
+(:mod:`imgconv.pixels`), shared with deconvolution. It does no I/O.
 
 Examples
 --------
@@ -14,46 +15,8 @@ True
 """
 import numpy as np
 
-from imgconv.alpha import join_alpha, split_alpha
-from imgconv.choices import CHANNELS
+from imgconv.channels import LUMA, to_gray  # noqa: F401  (imported from here by imgconv.match)
 from imgconv.errors import ImgconvError
-
-#: ITU-R 601-2 luma weights, as Pillow's ``convert("L")``
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
-
-
-def to_gray(pixels):
-    """Grey from colour pixels with ITU-R 601-2 luma (Pillow's ``convert("L")``).
-
-    H x W is returned as float32; H x W x 1 or 2 gives the first channel; with C >= 3,
-    ``0.299 R + 0.587 G + 0.114 B`` (further channels, such as alpha, are ignored).
-
-    Examples
-    --------
-    >>> to_gray(np.array([[[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]]))
-    array([[0.299, 0.114]], dtype=float32)
-    """
-    pixels = np.asarray(pixels)
-    if pixels.ndim == 2:
-        return pixels.astype(np.float32, copy=False)
-    if pixels.ndim != 3:
-        raise ImgconvError(f"pixels of shape {pixels.shape} are not an image")
-    if pixels.shape[2] < 3:
-        return pixels[:, :, 0].astype(np.float32)
-    return (pixels[:, :, :3].astype(np.float32, copy=False) @ LUMA).astype(np.float32, copy=False)
-
-
-def _rgb_to_ycbcr(rgb):
-    """Full-range YCbCr (JPEG/Pillow convention), on [0, 1] data with chroma centred at 0.5."""
-    m = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], np.float32)
-    ycc = rgb @ m.T
-    ycc[..., 1:] += 0.5
-    return ycc
-
-
-def _ycbcr_to_rgb(ycc):
-    y, cb, cr = ycc[..., 0], ycc[..., 1] - 0.5, ycc[..., 2] - 0.5
-    return np.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], -1).astype(np.float32)
 
 
 def resolve_kernels(kernels):
@@ -68,29 +31,45 @@ def resolve_kernels(kernels):
     return out
 
 
-def apply_kernel(pixels, kernel, *, mode="reflect", cval=0.0, method="auto", correlate=False, normalize=False):
+def apply_kernel(pixels, kernel, *, mode="reflect", cval=0.0, method="auto", correlate=False, normalize=False,
+                 nan="propagate"):
     """Filter colour planes ``pixels`` (H x W or H x W x C) with one Kernel: combine, scale, offset.
 
-    ``method`` is one method for every matrix of the kernel, or a list of one per matrix.
+    Missing pixels (NaN) are treated by ``nan`` (see :mod:`imgconv.missing`); ``nan=None``
+    says there are none (no check).
     """
     from imgconv.engine import convolve
+    from imgconv.missing import convolve_missing
 
     if normalize or kernel.normalize:
         kernel = kernel.normalized()
-    methods = [method] * len(kernel.matrices) if isinstance(method, str) else method
-    results = [convolve(pixels, m, mode=mode, cval=cval, method=how, correlate=correlate)
-               for m, how in zip(kernel.matrices, methods, strict=True)]
-    return combine(kernel, results)
+
+    def result(m):
+        if nan is None:
+            return convolve(pixels, m, mode=mode, cval=cval, method=method, correlate=correlate)
+        return convolve_missing(pixels, m, nan=nan, mode=mode, cval=cval, method=method, correlate=correlate)
+
+    return combine(kernel, map(result, kernel.matrices))
 
 
 def combine(kernel, results):
-    """One Kernel's result from those of its matrices: its combine rule, then scale and offset."""
+    """One Kernel's result from those of its matrices (an iterable, consumed in order): its
+    combine rule, then its scale and offset.
+
+    Combined as they come: one result and the running total in memory, however many matrices.
+    """
+    out = None
+    for result in results:
+        if kernel.combine == "magnitude":
+            np.multiply(result, result, out=result)
+        if out is None:
+            out = result
+        elif kernel.combine == "max":
+            np.maximum(out, result, out=out)
+        else:  # "sum", "magnitude" (of squares)
+            out += result
     if kernel.combine == "magnitude":
-        out = np.sqrt(sum(r * r for r in results))
-    elif kernel.combine == "max":
-        out = np.maximum.reduce(results)
-    else:  # "single" or "sum"
-        out = results[0] if len(results) == 1 else sum(results)
+        np.sqrt(out, out=out)
     if kernel.scale != 1:
         out *= np.float32(kernel.scale)
     if kernel.offset:
@@ -98,19 +77,24 @@ def combine(kernel, results):
     return out.astype(np.float32, copy=False)
 
 
+def applied_matrices(chain, normalize=False):
+    """Every matrix of a resolved chain as it is applied (``normalize`` done)."""
+    return [m for k in chain for m in (k.normalized() if normalize or k.normalize else k).matrices]
+
+
 def filter_image(image, kernels, *, mode="reflect", cval=0.0, method="auto", correlate=False,
-                 normalize=False, scale=1.0, offset=0.0, channels="all", has_alpha=None):
+                 normalize=False, scale=1.0, offset=0.0, channels="all", has_alpha=None,
+                 alpha="auto", linear=False, nan="propagate", valid=None, absolute=False, notes=None):
     """Apply a chain of kernels to an image, as ``imgconv filter`` does.
 
     Parameters
     ----------
     image : array_like or imgconv.Picture
-        float data in [0, 1], H x W or H x W x C (C = 1..4).
+        float data in [0, 1], H x W or H x W x C (C = 1..4); float sources may hold NaN.
     kernels : spec, Kernel, array, or a list of them
         Applied in order (a chain); each may be a multi-kernel preset.
     mode, cval, method, correlate
-        As for :func:`imgconv.convolve`; ``method`` may also be a list with one entry per
-        kernel of the chain (each a method, or a list of one per matrix of that kernel).
+        As for :func:`imgconv.convolve`.
     normalize : bool
         Divide each kernel by its sum where the sum is not ~0.
     scale, offset : float
@@ -119,86 +103,100 @@ def filter_image(image, kernels, *, mode="reflect", cval=0.0, method="auto", cor
         ``all`` filters every colour channel; ``gray`` converts to grey (ITU-R 601-2) first;
         ``luma`` filters only Y of YCbCr and keeps the chroma.
     has_alpha : bool, optional
-        Whether the last channel is alpha (carried through unchanged). Defaults to
-        ``image.has_alpha`` for a Picture, else True for 2 or 4 channels.
+        Whether the last channel is alpha. Defaults to ``image.has_alpha`` for a Picture,
+        else True for 2 or 4 channels.
+    alpha : {'auto', 'premultiply', 'keep'}
+        ``premultiply``: filter colour x alpha and alpha alike, divide back; ``keep``: filter
+        straight colour, alpha unchanged; ``auto``: premultiply when every tap of the chain
+        is >= 0. See :mod:`imgconv.alpha`.
+    linear : bool
+        Filter in linear light: decode sRGB first, encode after (not for a float Picture,
+        which is linear already). See :mod:`imgconv.colour`.
+    nan : {'propagate', 'ignore'}
+        Missing pixels: spread as SciPy does, or normalised convolution (averaging kernels
+        only). See :mod:`imgconv.missing`.
+    valid : array_like or Picture, optional
+        A mask of the image's size: 0 = missing.
+    absolute : bool
+        Take the absolute value of the result before ``scale`` and ``offset``.
+    notes : list, optional
+        Remarks for the user are appended here.
 
     Returns
     -------
     numpy.ndarray
         float32; the input's shape, except ``channels='gray'`` which returns grey (+ alpha).
+
+    Examples
+    --------
+    >>> rgba = np.zeros((9, 9, 4), np.float32); rgba[3:6, 3:6] = 1   # a white square, opaque
+    >>> out = filter_image(rgba, "box:size=3")                       # premultiplied: no dark fringe
+    >>> [round(float(v), 3) for v in out[2, 2]]
+    [1.0, 1.0, 1.0, 0.111]
     """
+    from imgconv.alpha import resolve_alpha_mode
     from imgconv.engine.oneoff import charged_once
+    from imgconv.missing import check_averaging, check_nan_mode, has_missing
+    from imgconv.pixels import process_pixels
 
-    colour, alpha, ycc = planes_to_filter(image, channels, has_alpha)
-    opts = dict(mode=mode, cval=cval, correlate=correlate, normalize=normalize)
     chain = resolve_kernels(kernels)
-    methods = [method] * len(chain) if isinstance(method, str) else method
-    # one load of the compiled loops serves the whole chain: charged once, not per kernel
-    with charged_once(colour.shape, chain_matrices(chain), method=method, correlate=correlate):
-        for kernel, how in zip(chain, methods, strict=True):
-            colour = apply_kernel(colour, kernel, method=how, **opts)
-    return finish_filtered(colour, alpha, ycc, scale, offset)
+    check_nan_mode(nan)
+    if nan == "ignore":
+        for kernel in chain:
+            check_averaging(applied_matrices([kernel], normalize), kernel.name)
+    opts = dict(mode=mode, cval=cval, method=method, correlate=correlate, normalize=normalize)
+
+    def operate(planes):
+        # finite pixels and finite kernels stay finite along the chain: check once
+        policy = nan if has_missing(planes) else None
+        # one load of the compiled loops serves the whole chain: charged once, not per kernel
+        with charged_once(planes.shape, applied_matrices(chain, normalize), method=method, correlate=correlate):
+            for kernel in chain:
+                planes = apply_kernel(planes, kernel, nan=policy, **opts)
+        return planes
+
+    return process_pixels(image, operate, has_alpha=has_alpha,
+                          alpha=resolve_alpha_mode(alpha, applied_matrices(chain, normalize)),
+                          linear=linear, channels=channels, nan=nan, valid=valid, absolute=absolute,
+                          scale=scale, offset=offset, notes=notes)
 
 
-def chain_matrices(chain):
-    """Every matrix a chain of Kernels convolves with, in order."""
-    return [m for kernel in chain for m in kernel.matrices]
+def filtered_planes(shape, channels="all", alpha="keep"):
+    """The shape of the planes the chain filters in a picture of ``shape`` (H x W [x C], alpha
+    last for 2 or 4 channels): colour, grey for ``channels='gray'``, luma for ``'luma'``, and
+    alpha as one more plane when ``alpha='premultiply'`` (already resolved).
 
-
-def planes_to_filter(image, channels="all", has_alpha=None):
-    """What :func:`filter_image` filters: ``(colour, alpha or None, ycc or None)``.
-
-    ``colour`` is H x W or H x W x C float32 (grey for ``channels='gray'``, luma for
-    ``'luma'``, whose full YCbCr ``ycc`` is kept for :func:`finish_filtered`).
+    Examples
+    --------
+    >>> filtered_planes((20, 30, 4)), filtered_planes((20, 30, 4), "luma", "premultiply")
+    ((20, 30, 3), (20, 30, 2))
     """
-    if has_alpha is None:
-        has_alpha = getattr(image, "has_alpha", None)
-    pixels = np.asarray(image, dtype=np.float32)
-    if pixels.ndim == 3 and pixels.shape[-1] == 1:
-        pixels = pixels[..., 0]
-    if has_alpha is None:
-        has_alpha = pixels.ndim == 3 and pixels.shape[-1] in (2, 4)
-    if channels not in CHANNELS:
-        raise ImgconvError(f"unknown --channels {channels!r} (choose from {', '.join(CHANNELS)})")
-    colour, alpha = split_alpha(pixels, has_alpha)
-    if colour.ndim == 3 and colour.shape[-1] == 1:
-        colour = colour[..., 0]
-    is_rgb = colour.ndim == 3 and colour.shape[-1] >= 3
-    ycc = None
-    if channels == "gray" and is_rgb:
-        colour = to_gray(colour)
-    elif channels == "luma" and is_rgb:
-        ycc = _rgb_to_ycbcr(colour[..., :3])
-        colour = np.ascontiguousarray(ycc[..., 0])
-    return colour, alpha, ycc
+    h, w = shape[:2]
+    c = 1 if len(shape) == 2 else shape[2]
+    has_alpha = c in (2, 4)
+    colour = c - has_alpha
+    if colour >= 3 and channels in ("gray", "luma"):
+        colour = 1
+    c = colour + (has_alpha and alpha == "premultiply")
+    return (h, w) if c == 1 else (h, w, c)
 
 
-def finish_filtered(colour, alpha, ycc, scale=1.0, offset=0.0):
-    """The result of :func:`filter_image` from the filtered ``colour`` and the planes
-    :func:`planes_to_filter` kept: scale, offset, back from YCbCr, alpha joined."""
-    if scale != 1:
-        colour = colour * np.float32(scale)
-    if offset:
-        colour = colour + np.float32(offset)
-    if ycc is not None:
-        ycc = ycc if ycc.flags.writeable else ycc.copy()
-        ycc[..., 0] = colour
-        colour = _ycbcr_to_rgb(ycc)
-    return join_alpha(colour, alpha)
-
-
-def explain_filter(shape, kernels, *, method="auto", correlate=False, channels="all"):
-    """One line per kernel matrix: the method the engine would use on an image of ``shape``."""
+def explain_filter(shape, kernels, *, method="auto", correlate=False, channels="all", alpha="auto", normalize=False):
+    """One line per kernel matrix: the method the engine would use on a picture of ``shape``
+    (H x W [x C]), for the planes it filters there (:func:`filtered_planes`)."""
+    from imgconv.alpha import resolve_alpha_mode
     from imgconv.engine import explain
     from imgconv.engine.oneoff import charged_once
 
-    h, w = shape[:2]
-    c = 1 if channels in ("gray", "luma") or len(shape) == 2 else shape[2]
     chain = resolve_kernels(kernels)
+    matrices = applied_matrices(chain, normalize)
+    planes = filtered_planes(shape, channels, resolve_alpha_mode(alpha, matrices))
+    planes = planes if len(planes) == 3 else planes + (1,)
     lines = []
-    with charged_once((h, w, c), chain_matrices(chain), method=method, correlate=correlate):
+    with charged_once(planes, matrices, method=method, correlate=correlate):  # the chain's one load
         for kernel in chain:
-            for i, m in enumerate(kernel.matrices):
+            applied = kernel.normalized() if normalize or kernel.normalize else kernel
+            for i, m in enumerate(applied.matrices):
                 label = kernel.name if len(kernel.matrices) == 1 else f"{kernel.name}[{i}]"
-                lines.append(f"{label}: {explain((h, w, c), m, method=method, correlate=correlate)}")
+                lines.append(f"{label}: {explain(planes, m, method=method, correlate=correlate)}")
     return lines

@@ -1,17 +1,18 @@
 """Whether numba's on-disk cache holds the compiled loops, and filling it in the background.
 
-numba compiles :mod:`imgconv.engine._loops` into its cache once per installation (about 3 s
-here, ``benchmarks/bench_startup.py``); later processes load that machine code in
-:data:`imgconv.settings.LOAD_MS`. A one-off command must not pay the compilation for one
-image, so the command line asks :func:`loop_cost_ms` at start-up (the planner then charges
-the compilation and picks SciPy) and :func:`warm_in_background` starts one detached process,
-``python -m imgconv.loopcache``, that compiles the loops while SciPy serves this command.
+numba compiles :mod:`imgconv.engine._loops` and :mod:`imgconv.engine._loops3d` (volumes)
+into its cache once per installation (a few seconds, ``benchmarks/bench_startup.py``); later
+processes load that machine code in :data:`imgconv.settings.LOAD_MS`. A one-off command must
+not pay the compilation for one image, so the command line asks :func:`loop_cost_ms` at
+start-up (the planner then charges the compilation and picks SciPy) and
+:func:`warm_in_background` starts one detached process, ``python -m imgconv.loopcache``, that
+compiles the loops while SciPy serves this command.
 
 The check uses the standard library only (``imgconv --help`` stays light): numba's cache
 folder is found as numba finds it (``NUMBA_CACHE_DIR``, else a writable ``__pycache__``
 beside ``_loops.py``, else the user-wide cache), and the loops count as cached when the
-marker that :mod:`imgconv.engine._loops` writes there after loading them names this source of
-the loops, this numba and this Python.
+marker that :mod:`imgconv.engine._loops3d` writes there after loading them all names these
+sources of the loops, this numba and this Python.
 
 Examples
 --------
@@ -29,6 +30,8 @@ from pathlib import Path
 from imgconv.settings import COMPILE_MS, LOAD_MS
 
 LOOPS_SOURCE = Path(__file__).with_name("engine") / "_loops.py"
+#: every source of compiled loops (one folder: one numba cache folder)
+LOOPS_SOURCES = (LOOPS_SOURCE, LOOPS_SOURCE.with_name("_loops3d.py"))
 #: a lock older than this is left over from a warming process that died: replaced
 STALE_LOCK_SECONDS = 600
 
@@ -41,8 +44,10 @@ def _numba_origin():
 
 
 def marker_name():
-    """The marker's file name: a digest of the loops' source, numba's install and Python."""
-    digest = hashlib.sha256(LOOPS_SOURCE.read_bytes())
+    """The marker's file name: a digest of the loops' sources, numba's install and Python."""
+    digest = hashlib.sha256()
+    for source in LOOPS_SOURCES:
+        digest.update(source.read_bytes())
     numba = _numba_origin()
     if numba is not None:
         st = numba.stat()
@@ -184,7 +189,7 @@ def main(argv=None):
             os.nice(10)  # the command that started this one comes first
         from imgconv.engine import _compiled
 
-        _compiled.loops()
+        _compiled.loops3d()  # the 2-D loops, then the volume loops, then the marker
     finally:
         if lock is not None:
             lock.unlink(missing_ok=True)

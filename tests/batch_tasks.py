@@ -44,3 +44,16 @@ class Unloadable:
 
     def __call__(self, job):
         return []
+
+
+class RaisesOn:
+    """A task with a bug that shows on one file only (an exception no one anticipated)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, job):
+        if Path(job.src).name == self.name:
+            raise RuntimeError(f"unexpected {self.name}")
+        Path(job.dst).write_text("ok")
+        return []

@@ -159,16 +159,18 @@ def test_noise_estimate(photo, sigma):
     assert estimate_noise(noisy(smooth, sigma)) == pytest.approx(sigma, rel=0.2)
 
 
-def test_alpha_is_carried_through(photo_rgb):
+def test_alpha_is_carried_through_with_alpha_keep(photo_rgb):
+    # alpha="keep" is the old behaviour; auto now premultiplies for a blur (tests/test_pixels.py)
     sharp = photo_rgb[:96, :96].astype(np.float64)
     alpha = np.linspace(0, 1, 96 * 96, dtype=np.float32).reshape(96, 96)
     blurred = blur(sharp, PSFS["gaussian"]).astype(np.float32)
-    out = deconvolve_picture(np.dstack([blurred, alpha]), PSFS["gaussian"], has_alpha=True, balance=1e-4)
+    out = deconvolve_picture(np.dstack([blurred, alpha]), PSFS["gaussian"], has_alpha=True, balance=1e-4,
+                             alpha="keep")
     assert out.shape == (96, 96, 4)
     np.testing.assert_array_equal(out[..., 3], alpha)  # alpha untouched, not deconvolved
     assert psnr(out[..., :3], sharp) > psnr(blurred, sharp) + 3  # the colour is restored
     grey_alpha = deconvolve_picture(np.dstack([blurred[..., 0], alpha]), PSFS["gaussian"], has_alpha=True,
-                                    balance=1e-4)
+                                    balance=1e-4, alpha="keep")
     assert grey_alpha.shape == (96, 96, 2) and np.array_equal(grey_alpha[..., 1], alpha)
 
 

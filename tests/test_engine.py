@@ -107,7 +107,7 @@ def test_bad_arguments(bad):
 
 
 @pytest.mark.parametrize("image,kernel", [
-    (np.zeros((2, 2, 2, 2)), np.ones((3, 3))),
+    (np.zeros((2, 2, 2, 2, 2)), np.ones((3, 3))),  # (4-D is a Z x Y x X x C volume)
     (np.zeros((4, 4)), np.ones((3, 3, 3))),
     (np.zeros((4, 4)), np.zeros((0, 3))),
     (np.zeros((4, 4)), np.array([[np.nan]])),

@@ -89,3 +89,28 @@ def test_luma_and_gray_plan_one_channel(cli, folder, tmp_path):
     chain = resolve_kernels(["box:size=9"])
     assert explain_filter((600, 800, 3), chain, channels="luma") == explain_filter((600, 800), chain)
     assert explain_filter((600, 800, 3), chain, channels="gray") == explain_filter((600, 800), chain)
+
+
+def test_alpha_premultiplied_is_one_more_plane():
+    from imgconv.filtering import explain_filter, resolve_kernels
+
+    blur, sobel = resolve_kernels(["box:size=9"]), resolve_kernels(["sobel"])
+    assert explain_filter((600, 800, 4), blur, alpha="keep") == explain_filter((600, 800, 3), blur)
+    assert explain_filter((600, 800, 4), blur) != explain_filter((600, 800, 3), blur)  # auto: premultiplied
+    assert explain_filter((600, 800, 4), sobel) == explain_filter((600, 800, 3), sobel)  # auto: kept (signed)
+
+
+def test_volumes_are_planned_per_input_size(cli, tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    SAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "samples"
+    src = tmp_path / "stacks"
+    src.mkdir()
+    stack = tifffile.imread(SAMPLES / "stack.tif")
+    tifffile.imwrite(src / "a.tif", stack)
+    tifffile.imwrite(src / "b.tif", stack[:10, :64])
+    code, _, err = cli("filter", src, "-k", "gaussian:sigma=1,1,2", "--explain", "-o", tmp_path / "out")
+    assert code == 0, err
+    blocks = [line for line in err.splitlines() if line.startswith("plan for ")]
+    assert blocks == [f"plan for volume 128x128x24 grey ({src / 'a.tif'}):",
+                      f"plan for volume 128x64x10 grey ({src / 'b.tif'}):"]
+    assert err.count("kernel (W x H x D)") == 2 and "assumed" not in err

@@ -83,11 +83,12 @@ def test_16bit_stays_16bit_and_exact(cli, tmp_path, photo_grey):
     assert np.abs(got.astype(np.int64) - want).max() <= 1
 
 
-def test_rgba_alpha_carried_through(cli, tmp_path, photo_rgb):
+def test_rgba_alpha_carried_through_with_alpha_keep(cli, tmp_path, photo_rgb):
+    # --alpha keep is the old default; auto now premultiplies for a box (tests/test_pixels.py)
     rgba = np.dstack([np.rint(photo_rgb[:64, :64] * 255), np.tile(np.arange(64) * 4, (64, 1))]).astype(np.uint8)
     src = save(tmp_path / "a.png", rgba, "RGBA")
     out = tmp_path / "b.png"
-    assert cli("filter", src, "-k", "box:size=5", "-o", out)[0] == 0
+    assert cli("filter", src, "-k", "box:size=5", "--alpha", "keep", "-o", out)[0] == 0
     got = np.asarray(Image.open(out))
     assert got.shape == (64, 64, 4)
     assert np.array_equal(got[..., 3], rgba[..., 3])

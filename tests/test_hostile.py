@@ -15,21 +15,19 @@ error, fuzzing of random bytes) live in ``test_imageio.py`` and ``test_kernels.p
 this file drives the command line, and fuzzes with *mutations of real files*.
 ``IMGCONV_FUZZ_EXAMPLES=5000 pytest tests/test_hostile.py -k fuzz`` runs a longer fuzz.
 """
-import hashlib
 import io
 import os
 import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile_helpers import assert_refused, save_png, sh, snapshot
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -54,79 +52,6 @@ def fuzz_settings(default):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def snapshot(folder):
-    """Every file under ``folder`` (hidden ones too) -> sha256 of its bytes."""
-    folder = Path(folder)
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_fifo()}
-
-
-def assert_refused(code, err, name, expected=2, before=None, folder=None):
-    """The contract for a bad input: exit code, one ``imgconv: error:`` line naming ``name``,
-    no traceback, and (given ``before``) ``folder`` unchanged."""
-    lines = err.strip().splitlines()
-    assert code == expected, err
-    assert "Traceback" not in err
-    assert len(lines) == 1, err
-    assert lines[0].startswith("imgconv: error: "), err
-    assert name in lines[0], err
-    if before is not None:
-        assert snapshot(folder) == before
-
-
-@dataclass
-class Result:
-    code: int
-    out: bytes
-    err: str
-    seconds: float
-    peak_mib: float  # the process's own peak resident memory (VmHWM); 0 where unknown
-
-
-# Runs ``python -m imgconv`` and, at exit, writes the process's peak resident memory.
-# VmHWM belongs to the program after exec; getrusage's ru_maxrss would also count the
-# memory of the forked test process.
-_MEASURED = """
-import atexit, os, runpy, sys
-
-def report():
-    try:
-        with open("/proc/self/status") as status:
-            peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
-    except (OSError, StopIteration):
-        peak = "0"
-    with open(os.environ["IMGCONV_TEST_PEAK"], "w") as out:
-        out.write(peak)
-
-atexit.register(report)
-sys.argv[0] = "imgconv"
-runpy.run_module("imgconv", run_name="__main__", alter_sys=True)
-"""
-
-
-def sh(*args, timeout=60, stdout=None):
-    """``python -m imgconv ARGS`` in a subprocess: exit code, output, seconds and peak memory."""
-    with tempfile.TemporaryDirectory() as scratch:
-        peak_file = os.path.join(scratch, "peak")
-        env = dict(os.environ, IMGCONV_TEST_PEAK=peak_file)
-        start = time.perf_counter()
-        try:
-            done = subprocess.run([sys.executable, "-c", _MEASURED, *map(str, args)], env=env,
-                                  stdin=subprocess.DEVNULL, stdout=stdout or subprocess.PIPE,
-                                  stderr=subprocess.PIPE, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"imgconv {' '.join(map(str, args))} hung for {timeout} s")
-        seconds = time.perf_counter() - start
-        peak = Path(peak_file).read_text() if os.path.exists(peak_file) else "0"
-    return Result(done.returncode, done.stdout or b"", done.stderr.decode(errors="replace"), seconds,
-                  int(peak) / 1024)
-
-
-def save_png(path, array, mode=None):
-    Image.fromarray(array, mode).save(path)
-    return path
 
 
 def png_from_raw(width, height, bit_depth, colour_type, idat):
@@ -290,7 +215,8 @@ def _frames(kind):
 def test_multi_frame_input_gives_first_frame_and_a_note(cli, work, name, note):
     (work / name).write_bytes(_frames("GIF" if name.endswith("gif") else "TIFF"))
     original = (work / name).read_bytes()
-    code, _, err = cli("filter", work / name, "-k", "identity", "-o", work / "first.png")
+    # --frames first: the default, all, writes every frame (tests/test_stacks.py)
+    code, _, err = cli("filter", work / name, "-k", "identity", "--frames", "first", "-o", work / "first.png")
     assert code == 0, err
     assert err.strip() == f"imgconv: note: {work / name}: {note}"
     assert np.all(np.asarray(Image.open(work / "first.png")) == 10)
@@ -365,7 +291,7 @@ BAD_KERNEL_FILES = {
                                   "is not a number"),
     "not UTF-8": ("latin.txt", b"1 2 \xff\xfe\n", "not a UTF-8 text file"),
     "pickled .npy": ("pickle.npy", _pickled_npy, "Python objects are refused"),
-    "3-D .npy": ("cube.npy", lambda p, _: np.save(p, np.ones((3, 3, 3))), "got 3-D"),
+    "4-D .npy": ("hypercube.npy", lambda p, _: np.save(p, np.ones((3, 3, 3, 3))), "got 4-D"),
     "complex .npy": ("complex.npy", lambda p, _: np.save(p, np.ones((3, 3), complex)),
                      "real numbers"),
     "empty .npy": ("none.npy", lambda p, _: np.save(p, np.ones((0, 3))), "empty"),

@@ -150,3 +150,43 @@ def test_zarr_input(cli, photos, tmp_path, cluster):
     want = single_machine(cli, photos / "rgb.tif", tmp_path / "one.tif", ["emboss"], "--method", "direct")
     got = on_cluster(tmp_path / "in.zarr", tmp_path / "out.zarr", ["emboss"], cluster, method="direct")
     assert np.array_equal(got, want)
+
+
+def test_alpha_linear_light_and_abs_on_chunks(cli, photos, tmp_path, cluster):
+    """The picture's own steps run chunk by chunk: 16-bit RGBA premultiplied (a chain without
+    negative taps), decoded to linear light and back; a signed result's absolute value, scaled."""
+    src = photos / "rgba16.tif"
+    specs = ["box:size=5", "gaussian:sigma=1.5"]
+    want = single_machine(cli, src, tmp_path / "one.tif", specs, "--linear", "--mode", "nearest", "--method", "direct")
+    got = on_cluster(src, tmp_path / "many.tif", specs, cluster, linear=True, mode="nearest", method="direct")
+    assert got.dtype == want.dtype == np.uint16 and got.shape == want.shape and got.shape[2] == 4
+    assert np.array_equal(got, want)
+    specs = ["sobel:direction=x"]
+    want = single_machine(cli, src, tmp_path / "one-abs.tif", specs, "--abs", "--scale", "2", "--alpha", "keep",
+                          "--method", "separable")
+    got = on_cluster(src, tmp_path / "many-abs.zarr", specs, cluster, absolute=True, scale=2.0, alpha="keep",
+                     method="separable")
+    assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("method", ["separable", "fft"])
+def test_missing_pixels_propagate_as_on_one_machine(cli, photos, tmp_path, cluster, method):
+    holes = np.pad(np.load(photos / "grey.npy"), ((0, 600), (0, 600)), mode="symmetric")  # FFT tiles < image
+    holes[100:104, 200:260] = np.nan  # inside one chunk and across chunk borders
+    holes[250:400:37, 127:130] = np.nan
+    np.save(tmp_path / "holes.npy", holes)
+    specs = ["gaussian:sigma=2", str(photos / "dense31.txt") if method == "fft" else "sharpen"]
+    want = single_machine(cli, tmp_path / "holes.npy", tmp_path / "one.npy", specs, "--method", method)
+    got = on_cluster(tmp_path / "holes.npy", tmp_path / "many.tif", specs, cluster, method=method)
+    assert np.isnan(want).any() and not np.isnan(want).all()
+    assert np.array_equal(got, want, equal_nan=True)
+
+
+def test_whole_image_options_stay_ordinary_runs(photos, tmp_path):
+    task = FilterTask(kernels=("blur",))
+    src = [str(photos / "rgb-large.tif")]
+    assert huge.splits(task)
+    for options in (FilterOptions(nan="ignore"), FilterOptions(valid=str(photos / "rgb.tif"))):
+        assert not huge.splits(FilterTask(kernels=("blur",), options=options))
+        assert huge.huge_source(src, FilterTask(kernels=("blur",), options=options)) is None
+    assert not huge.splits(FilterTask(kernels=("gaussian:sigma=1,1,2",)))  # a 3-D kernel: a volume

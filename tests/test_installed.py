@@ -31,5 +31,5 @@ def test_doctests(name):
 @pytest.mark.skipif(os.environ.get("CI") != "true", reason="CI tests the installed wheel; a checkout may be editable")
 def test_ci_imports_the_installed_package_not_the_checkout():
     where = Path(imgconv.__file__).resolve()
-    assert not where.is_relative_to(ROOT), f"imgconv imported from the checkout ({where}), not the installed wheel"
+    assert not where.is_relative_to(ROOT / "imgconv"), f"imgconv imported from the checkout ({where}), not the wheel"
     assert (where.parent / "presets").is_dir(), "the wheel lacks its presets"

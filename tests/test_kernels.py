@@ -447,7 +447,7 @@ def _npy_header(shape, descr="<f8"):
     "make, message",
     [
         (lambda p: np.save(p, np.array([[1, None]], dtype=object)), "Python objects are refused"),
-        (lambda p: np.save(p, np.ones((2, 2, 2))), "2-D matrix (got 3-D"),
+        (lambda p: np.save(p, np.ones((2, 2, 2, 2))), "2-D matrix (got 4-D"),  # (3-D: a kernel for volumes)
         (lambda p: np.save(p, np.ones(3)), "2-D matrix (got 1-D"),
         (lambda p: np.save(p, np.ones((2, 2), complex)), "real numbers"),
         (lambda p: np.save(p, np.array([["a", "b"]])), "real numbers"),
@@ -590,7 +590,7 @@ def test_arrays_and_kernels_as_specs():
     assert load_kernel(k) is k
     assert load_kernel(np.eye(3, dtype=np.float32)).matrices[0].dtype == np.float64
     for bad, message in [
-        (np.ones((2, 2, 2)), "2-D"),
+        (np.ones((2, 2, 2, 2)), "2-D"),  # (3-D is a kernel for volumes)
         (np.ones(3), "2-D"),
         (np.ones((2, 2), complex), "real numbers"),
         ([[1, 2], [3]], "rectangular"),

@@ -20,10 +20,20 @@ def python(code, env):
 
 @needs_numba
 def test_cache_folder_is_numbas_own_choice():
-    from imgconv.engine import _loops
+    from imgconv.engine import _loops, _loops3d
 
-    assert str(loopcache.cache_dir()) == _loops._direct_rows.stats.cache_path
-    assert loopcache.loops_cached()  # importing them marked them
+    assert str(loopcache.cache_dir()) == _loops._direct_rows.stats.cache_path == _loops3d._z_rows.stats.cache_path
+    assert loopcache.loops_cached()  # importing them all marked them
+
+
+@needs_numba
+def test_only_all_the_loops_mark_the_cache(tmp_path):
+    """The 2-D loops alone leave no marker (a volume would still compile); the 3-D loops, which
+    import them, do."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    check = "from imgconv import loopcache\nprint(loopcache.loops_cached())"
+    assert python("from imgconv.engine import _loops\n" + check, env).stdout.split() == ["False"]
+    assert python("from imgconv.engine import _loops3d\n" + check, env).stdout.split() == ["True"]
 
 
 @needs_numba

@@ -366,7 +366,7 @@ def run_cli(*args):
                           capture_output=True, text=True, timeout=120)
 
 
-def cli(*args):
+def invoke_match(*args):
     from click.testing import CliRunner
 
     from imgconv.cli import main
@@ -375,7 +375,7 @@ def cli(*args):
 
 
 def test_cli_json(files):
-    result = cli(files["scene"], files["logo"], "--json", "-n", "3", "-t", "0.5")
+    result = invoke_match(files["scene"], files["logo"], "--json", "-n", "3", "-t", "0.5")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert set(report) == {"image", "template", "image_size", "template_size", "matches"}
@@ -392,7 +392,7 @@ def test_cli_json(files):
 def test_cli_table_and_files(files, tmp_path):
     out = {k: tmp_path / name for k, name in
            (("scores", "s.npy"), ("heat", "heat.png"), ("ann", "found.png"))}
-    result = cli(files["scene"], files["logo"], "--scores", out["scores"],
+    result = invoke_match(files["scene"], files["logo"], "--scores", out["scores"],
                  "--heatmap", out["heat"], "--annotate", out["ann"])
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
@@ -404,7 +404,11 @@ def test_cli_table_and_files(files, tmp_path):
     assert heat.size == (512, 512) and heat.mode == "RGB"
     heat = np.asarray(heat)
     assert tuple(heat[180 + 20, 190 + 30]) == (253, 231, 37)     # best score at its centre
-    assert tuple(heat[0, 0]) == (68, 1, 84)                       # lowest colour outside
+    # the border no window centre reaches is hatched grey, unlike a score of 0 (dark purple),
+    # and a colour bar is drawn in a corner (white panel with the viridis gradient)
+    assert heat[0, 0, 0] == heat[0, 0, 1] == heat[0, 0, 2] and tuple(heat[0, 0]) != (68, 1, 84)
+    white = np.all(heat == 255, axis=2)
+    assert white[:64].sum() + white[-64:].sum() > 500
     annotated = np.asarray(Image.open(out["ann"]))
     assert annotated.shape == (512, 512, 3)
     assert tuple(annotated[200, 190]) == render.BOX_COLOUR       # left edge of the box
@@ -417,7 +421,7 @@ def test_cli_nothing_found_exits_1_and_still_writes(files, tmp_path):
     assert result.returncode == 1, result.stderr
     assert json.loads(result.stdout)["matches"] == []
     assert heat.exists() and npy.exists()
-    table = cli(files["scene"], files["absent"], "-t", "0.9")
+    table = invoke_match(files["scene"], files["absent"], "-t", "0.9")
     assert table.exit_code == 1 and len(table.stdout.splitlines()) == 2
 
 
@@ -440,23 +444,23 @@ def test_cli_missing_file_exits_2(files, tmp_path):
 
 
 def test_cli_alpha_ignored_and_grey_mismatch(files):
-    rgba = json.loads(cli(files["scene"], files["logo_rgba"], "--json").stdout)
+    rgba = json.loads(invoke_match(files["scene"], files["logo_rgba"], "--json").stdout)
     assert rgba["matches"][0]["x"] == 190 and rgba["matches"][0]["score"] > 0.999
-    result = cli(files["scene"], files["logo_grey"], "--json")
+    result = invoke_match(files["scene"], files["logo_grey"], "--json")
     assert "converted to grey" in result.stderr
     grey = json.loads(result.stdout)["matches"][0]
     assert (grey["x"], grey["y"]) == (190, 180) and grey["score"] > 0.99
-    both = json.loads(cli(files["scene"], files["logo"], "--gray", "--json").stdout)
+    both = json.loads(invoke_match(files["scene"], files["logo"], "--gray", "--json").stdout)
     assert both["matches"][0]["x"] == 190
 
 
 def test_cli_scales_and_mask(files):
-    result = cli(files["scene"], files["logo"], "--scales", "0.9:1.1:0.1", "--json",
+    result = invoke_match(files["scene"], files["logo"], "--scales", "0.9:1.1:0.1", "--json",
                  "--mask", files["mask"])
     assert result.exit_code == 0, result.output
     best = json.loads(result.stdout)["matches"][0]
     assert best["scale"] == 1.0 and (best["x"], best["y"]) == (190, 180)
-    bad = cli(files["scene"], files["logo"], "--scales", "2:1:0.1")
+    bad = invoke_match(files["scene"], files["logo"], "--scales", "2:1:0.1")
     assert bad.exit_code == 2
 
 

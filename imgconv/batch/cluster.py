@@ -6,10 +6,11 @@ Examples
 True
 """
 import contextlib
+import dataclasses
 import itertools
 from pathlib import Path
 
-from imgconv.batch.jobs import STDIO, Job
+from imgconv.batch.jobs import STDIO
 from imgconv.batch.run import GRACE_SECONDS, _call, _first_line
 from imgconv.errors import ImgconvError
 
@@ -28,7 +29,7 @@ def run_on_cluster(jobs, fn, scheduler, record, connect_timeout):
 
         def submit(job):
             # absolute paths: the workers' current folders are not ours
-            remote = Job(Path(job.src).absolute(), Path(job.dst).absolute())
+            remote = dataclasses.replace(job, src=Path(job.src).absolute(), dst=Path(job.dst).absolute())
             fut = client.submit(_call_on_worker, fn, remote, pure=False)
             futures[fut] = job
             return fut

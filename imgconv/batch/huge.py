@@ -8,7 +8,11 @@ kernel's reach (the image's border first extended by the boundary mode, with
 ``dask.array.pad``). The plan -- method, compiled loops or SciPy, FFT tiles -- is made here
 for the whole image, as the single-machine run makes it, and every chunk follows it: the
 direct and separable arithmetic of a pixel does not depend on where it is, and chunks start
-on corners of the whole image's FFT tiles, so the result is bit-identical.
+on corners of the whole image's FFT tiles, so the result is bit-identical. The picture's own
+steps (alpha, linear light, channels, scale and offset: :mod:`imgconv.pixels`) work pixel by
+pixel and run on each chunk; missing pixels (NaN) propagate as on one machine. What needs the
+whole image at once (volumes, 3-D kernels, ``--nan ignore``, a ``--valid`` mask) stays an
+ordinary run (:func:`splits`).
 
 Examples
 --------
@@ -67,10 +71,14 @@ class Stage:
     depth: tuple
 
 
-def huge_source(inputs):
+def huge_source(inputs, task=None):
     """The :class:`RegionSource` of the run's single input when it is split across the cluster
-    (a zarr array, or a TIFF or ``.npy`` of at least :data:`HUGE_PIXELS` pixels), else None."""
-    if len(inputs) != 1 or inputs[0] == "-":
+    (a zarr array, or a TIFF or ``.npy`` of at least :data:`HUGE_PIXELS` pixels), else None.
+
+    With ``task`` (a FilterTask), also None where the chunks could not give the whole image's
+    bits (a run over volumes, a 3-D kernel, ``--nan ignore``, a ``--valid`` mask): the run is
+    then an ordinary one, the image on one worker."""
+    if len(inputs) != 1 or inputs[0] == "-" or (task is not None and not splits(task)):
         return None
     path = Path(inputs[0])
     if is_zarr(path):
@@ -84,24 +92,37 @@ def huge_source(inputs):
     return source if source.pixels >= HUGE_PIXELS else None
 
 
+def splits(task):
+    """Whether ``task`` (a FilterTask) can run chunk by chunk: 2-D kernels on one plain picture,
+    missing pixels (NaN) propagated as SciPy does (normalised convolution and a mask image are
+    whole-image operations here)."""
+    from imgconv.filtering import resolve_kernels
+
+    options = task.options
+    flat = all(m.ndim == 2 for kernel in resolve_kernels(task.kernels) for m in kernel.matrices)
+    return flat and not task.output.volume and options.nan == "propagate" and options.valid is None
+
+
 def plan_stages(colour_shape, chain, *, method="auto", correlate=False, normalize=False):
     """The whole image's plan for a chain of Kernels on colour planes of ``colour_shape``,
     as :func:`imgconv.filter_image` makes it (the compiled loops' load charged once)."""
     from imgconv.engine.oneoff import charged_once
-    from imgconv.filtering import chain_matrices
+    from imgconv.filtering import applied_matrices
 
-    with charged_once(colour_shape, chain_matrices(chain), method=method, correlate=correlate):
+    with charged_once(colour_shape, applied_matrices(chain, normalize), method=method, correlate=correlate):
         return [_stage_plan(colour_shape, kernel, method, correlate, normalize) for kernel in chain]
 
 
 def _stage_plan(colour_shape, kernel, method, correlate, normalize):
-    from imgconv.engine import _as_kernel, _oriented, explain
+    from imgconv.engine import explain
+    from imgconv.engine.operands import as_kernel
+    from imgconv.engine.operands import oriented as orient
 
     if normalize or kernel.normalize:
         kernel = kernel.normalized()
     steps = []
     for matrix in kernel.matrices:
-        oriented, anchor = _oriented(_as_kernel(matrix), correlate)
+        oriented, anchor = orient(as_kernel(matrix, 2), correlate)
         plan = explain(tuple(colour_shape), matrix, method=method, correlate=correlate)
         steps.append(Step(np.asarray(matrix), oriented, anchor, plan.method, plan.compiled, plan.tile))
     depth = tuple(max(max(s.anchor[a], s.oriented.shape[a] - 1 - s.anchor[a]) for s in steps) for a in (0, 1))
@@ -129,23 +150,27 @@ def _pixels_block(samples):
     return pixels[..., None] if pixels.ndim == 2 else pixels
 
 
-def _planes(pixels, channels):
-    """:func:`imgconv.filtering.planes_to_filter` of a block of (H, W, C) pixels."""
-    from imgconv.filtering import planes_to_filter
+def _prepared(pixels, options, alpha, depth):
+    """:func:`imgconv.pixels.prepare_pixels` of a block of (H, W, C) pixels, as the whole
+    picture's (``alpha`` resolved, ``depth`` the source's)."""
+    from imgconv.pixels import prepare_pixels
 
     image = pixels[..., 0] if pixels.shape[2] == 1 else pixels
-    return planes_to_filter(image, channels, has_alpha=pixels.shape[2] in (2, 4))
+    return prepare_pixels(image, has_alpha=pixels.shape[2] in (2, 4), alpha=alpha, linear=options.linear,
+                          channels=options.channels, depth=depth)
 
 
-def _colour_block(pixels, channels):
-    colour = _planes(pixels, channels)[0]
-    return colour[..., None] if colour.ndim == 2 else colour
+def _colour_block(pixels, options, alpha, depth):
+    stack = _prepared(pixels, options, alpha, depth).stack
+    return stack[..., None] if stack.ndim == 2 else stack
 
 
 def _run_step(block, step, depth, size, mode, cval, correlate):
-    """One matrix on a block with its halo: the interior, as the whole image's plan gives it."""
+    """One matrix on a block with its halo: the interior, as the whole image's plan gives it
+    (missing pixels as :func:`imgconv.missing.convolve_missing` propagates them)."""
     from imgconv.engine import convolve
-    from imgconv.engine.fft import correlate_padded, transform_dtype
+    from imgconv.engine.fft import correlate_padded
+    from imgconv.missing import convolve_missing, footprint, has_missing
     from imgconv.settings import use
 
     (d0, d1), (ch, cw) = depth, size
@@ -153,9 +178,17 @@ def _run_step(block, step, depth, size, mode, cval, correlate):
         h, w = step.oriented.shape
         a0, a1 = step.anchor
         region = block[d0 - a0:d0 + ch + h - 1 - a0, d1 - a1:d1 + cw + w - 1 - a1]
-        return correlate_padded(region.astype(transform_dtype(step.oriented)), step.oriented, step.tile)
+        if not has_missing(region):
+            return correlate_padded(region, step.oriented, step.tile)
+        bad = ~np.isfinite(block)  # zeroed and NaN put back, as on the whole image
+        out = correlate_padded(np.where(bad, np.float32(0), block)[d0 - a0:d0 + ch + h - 1 - a0,
+                                                                    d1 - a1:d1 + cw + w - 1 - a1],
+                               step.oriented, step.tile)
+        out[footprint(bad, step.matrix, mode=mode, correlate=correlate)[d0:d0 + ch, d1:d1 + cw]] = np.nan
+        return out
+    run = convolve_missing if has_missing(block) else convolve
     with use(compiled=step.compiled):
-        out = convolve(block, step.matrix, mode=mode, cval=cval, method=step.method, correlate=correlate)
+        out = run(block, step.matrix, mode=mode, cval=cval, method=step.method, correlate=correlate)
     return out[d0:d0 + ch, d1:d1 + cw]
 
 
@@ -168,17 +201,24 @@ def _stage_block(block, *, stage, mode, cval, correlate):
     (d0, d1) = stage.depth
     size = (block.shape[0] - 2 * d0, block.shape[1] - 2 * d1)
     with use(threads=worker_threads()):
-        return combine(stage.kernel, [_run_step(block, step, stage.depth, size, mode, cval, correlate)
-                                      for step in stage.steps])
+        return combine(stage.kernel, (_run_step(block, step, stage.depth, size, mode, cval, correlate)
+                                      for step in stage.steps))
 
 
-def _finish_block(colour, pixels, *, channels, scale, offset, depth):
-    from imgconv.filtering import finish_filtered
+def _finish_block(colour, pixels, *, options, alpha, depth, out_depth, grey=False):
+    """The output samples (H, W, C) of a chunk: :func:`imgconv.pixels.finish_pixels`, then missing
+    pixels as ``cval`` in an integer output (as :func:`imgconv.outputs.finish_result`); with
+    ``grey``, also whether the whole picture's result is grey (H x W)."""
+    from imgconv.pixels import finish_pixels
 
-    _, alpha, ycc = _planes(pixels, channels)
-    # colour planes of one channel are H x W in filter_image (grey, grey + alpha, gray, luma)
-    out = finish_filtered(colour[..., 0] if colour.shape[2] == 1 else colour, alpha, ycc, scale, offset)
-    return to_samples(out[..., None] if out.ndim == 2 else out, depth)
+    prepared = _prepared(pixels, options, alpha, depth)
+    # the stack of one plane is H x W in filter_image (grey, grey + alpha kept, gray, luma)
+    out = finish_pixels(colour[..., 0] if prepared.stack.ndim == 2 else colour, prepared,
+                        absolute=options.absolute, scale=options.scale, offset=options.offset)
+    if out_depth != "float" and np.isnan(out).any():
+        out = np.where(np.isnan(out), np.float32(options.cval), out)
+    samples = to_samples(out[..., None] if out.ndim == 2 else out, out_depth)
+    return (out.ndim == 2, samples) if grey else samples
 
 
 def _stage(colour, stage, options):
@@ -205,32 +245,33 @@ def huge_samples(source, task, *, side=None, depth=None):
     chunk count: read, filtered and converted chunk by chunk wherever it is computed."""
     import dask.array as da
 
-    from imgconv.filtering import resolve_kernels
+    from imgconv.alpha import resolve_alpha_mode
+    from imgconv.filtering import applied_matrices, resolve_kernels
 
     options = task.options
+    chain = resolve_kernels(task.kernels)
+    alpha = resolve_alpha_mode(options.alpha, applied_matrices(chain, options.normalize))
+    source_bits = source_depth(source.dtype)
     channels = 1 if len(source.shape) == 2 else source.shape[2]
-    probe = _planes(np.zeros((1, 1, channels), np.float32), options.channels)
-    colour_shape = source.shape[:2] + probe[0].shape[2:]
-    stages = plan_stages(colour_shape, resolve_kernels(task.kernels), method=options.method,
-                         correlate=options.correlate, normalize=options.normalize)
+    probe = np.zeros((1, 1, channels), np.float32)
+    stack = _colour_block(probe, options, alpha, source_bits)
+    colour_shape = source.shape[:2] + (stack.shape[2:] if stack.shape[2] > 1 else ())
+    stages = plan_stages(colour_shape, chain, method=options.method, correlate=options.correlate,
+                         normalize=options.normalize)
     rows, cols = chunk_sides(source.shape, stages, side)
     samples = da.from_array(source, chunks=(rows, cols) + source.shape[2:], asarray=True, lock=False,
                             meta=np.empty((0,) * len(source.shape), source.dtype))
     pixels = samples.map_blocks(_pixels_block, dtype=np.float32, meta=np.empty((0, 0, 0), np.float32),
                                 **({} if samples.ndim == 3 else {"new_axis": 2}))
-    width = 1 if len(colour_shape) == 2 else colour_shape[2]
-    colour = pixels.map_blocks(_colour_block, options.channels, dtype=np.float32,
-                               chunks=pixels.chunks[:2] + ((width,),))
+    colour = pixels.map_blocks(_colour_block, options, alpha, source_bits, dtype=np.float32,
+                               chunks=pixels.chunks[:2] + ((stack.shape[2],),))
     for stage in stages:
         colour = _stage(colour, stage, options)
-    from imgconv.filtering import finish_filtered
-
-    out_channels = finish_filtered(*_planes(np.zeros((1, 1, channels), np.float32), options.channels)).shape[2:]
-    width = out_channels[0] if out_channels else 1
-    dtype = to_samples(np.zeros(1, np.float32), depth).dtype
-    result = da.map_blocks(_finish_block, colour, pixels, channels=options.channels, scale=options.scale,
-                           offset=options.offset, depth=depth, dtype=dtype, chunks=colour.chunks[:2] + ((width,),))
-    return (result if out_channels else result[..., 0]), samples.npartitions
+    finish = dict(options=options, alpha=alpha, depth=source_bits, out_depth=depth)
+    grey, probed = _finish_block(stack, probe, grey=True, **finish)
+    result = da.map_blocks(_finish_block, colour, pixels, **finish, dtype=probed.dtype,
+                           chunks=colour.chunks[:2] + ((probed.shape[2],),))
+    return (result[..., 0] if grey else result), samples.npartitions
 
 
 def _output_depth(source, task, kind, channels, dst):

@@ -10,7 +10,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imgconv.batch.walk import pattern_parts, walk_files
 from imgconv.errors import ImgconvError
+from imgconv.paths import exists, kind, name_problem, real_path, stat_problem
 
 STDIO = "-"
 
@@ -21,6 +23,9 @@ class Job:
 
     src: object
     dst: object
+    #: whether an existing ``dst`` may be replaced (``--overwrite``); otherwise one that
+    #: appears before the result is written makes this job fail with "output exists"
+    replace: bool = False
 
 
 @dataclass
@@ -50,13 +55,16 @@ def discover(inputs, *, recursive=False, glob=None, skip_below=None, skip_suffix
     Inside folders, files below ``skip_below`` (the output folder) and files named
     ``<stem>.<skip_suffix>.<ext>`` (earlier outputs written beside their inputs) are
     left out, so running the same command again does not filter its own results.
+    ``glob`` patterns stay inside their folder (:mod:`~imgconv.batch.walk`); trees of
+    any depth are walked without recursion.
     Returns ``(found, ignored)``; ``ignored`` lists non-image files inside folders.
     """
     exts = _image_extensions()
-    skip_below = Path(skip_below).resolve() if skip_below else None
+    pattern = pattern_parts(glob, recursive=recursive)  # a bad pattern fails before any folder is read
+    skip_below = real_path(skip_below) if skip_below else None
 
     def own_output(f, inside):
-        if inside is not None and f.resolve().is_relative_to(inside):
+        if inside is not None and real_path(f).is_relative_to(inside):
             return True
         return skip_suffix is not None and f.stem.endswith("." + skip_suffix)
 
@@ -66,13 +74,12 @@ def discover(inputs, *, recursive=False, glob=None, skip_below=None, skip_suffix
             found.append((STDIO, None))
             continue
         p = Path(item)
-        if p.is_dir():
-            top = p.resolve()  # an output folder strictly inside this input folder is not input
+        if kind(p) == "folder":
+            top = real_path(p)  # an output folder strictly inside this input folder is not input
             inside = skip_below if skip_below not in (None, top) and skip_below.is_relative_to(top) else None
-            pattern = glob or "*"
-            walker = p.rglob(pattern) if recursive else p.glob(pattern)
-            for f in sorted(walker):
-                if f.is_file() and not f.name.startswith(".") and not own_output(f, inside):
+            for rel in walk_files(p, pattern):
+                f = p.joinpath(*rel)
+                if not f.name.startswith(".") and not own_output(f, inside):
                     if f.suffix.lower() in exts:
                         found.append((f, p))
                     elif glob is None:
@@ -93,49 +100,74 @@ def output_path(src, root, *, output, suffix, fmt, many):
     if output == STDIO:
         return STDIO
     out = Path(output)
-    if many or root is not None or out.is_dir() or str(output).endswith(("/", os.sep)):
+    if many or root is not None or kind(out) == "folder" or str(output).endswith(("/", os.sep)):
         rel = src.relative_to(root) if root is not None else Path(src.name)
+        if rel.is_absolute() or ".." in rel.parts:  # never outside -o, whatever found the input
+            raise ImgconvError(f"{src}: would be written outside the output folder {output}")
         return (out / rel).with_suffix(ext)
     return out
 
 
 def plan_jobs(inputs, *, suffix, output=None, fmt=None, recursive=False, glob=None,
-              overwrite=False, skip_existing=False, must_exist=True):
+              overwrite=False, skip_existing=False, must_exist=True, depth=None):
     """Find the inputs, name the outputs, and check the plan before anything is written.
 
-    Raises ImgconvError for: no inputs, two inputs mapped to one output, an
-    output that is an input (without ``overwrite``), and existing outputs (unless
-    ``overwrite`` or ``skip_existing``).
+    Raises ImgconvError for: no inputs, a name longer than the file system allows, two
+    inputs mapped to one output, an output that is an input (without ``overwrite``),
+    existing outputs (unless ``overwrite`` or ``skip_existing``), and an output format
+    that is unknown or cannot hold ``depth``.  Each job may replace its output only with
+    ``overwrite`` (:attr:`Job.replace`): one that appears after planning is then refused.
     """
-    out_dir = output if output not in (None, STDIO) and Path(output).is_dir() else None
+    out_dir = output if output not in (None, STDIO) and kind(output) == "folder" else None
     found, ignored = discover(inputs, recursive=recursive, glob=glob, skip_below=out_dir,
                               skip_suffix=suffix if output is None else None)
     if not found:
         raise ImgconvError("no image files found", path=", ".join(map(str, inputs)))
     many = len(found) > 1 or any(root is not None for _, root in found)
     if many and output not in (None, STDIO) and (
-            (Path(output).exists() and not Path(output).is_dir())
-            or (not Path(output).exists() and Path(output).suffix.lower() in _image_extensions())):
+            (exists(output) and kind(output) != "folder")
+            or (not exists(output) and Path(output).suffix.lower() in _image_extensions())):
         raise ImgconvError("several inputs need an output folder, not a file", path=output)
     if many and output == STDIO:
         raise ImgconvError("several inputs cannot all be written to stdout")
+    _check_format(output, fmt, depth, many)
     jobs, skipped, seen = [], [], {}
-    inputs_resolved = {Path(s).resolve() for s, _ in found if s != STDIO}
+    inputs_resolved = {real_path(s) for s, _ in found if s != STDIO}
     for src, root in found:
+        too_long = name_problem(src) if src != STDIO else None
+        if too_long:
+            raise ImgconvError(too_long, path=src)
         dst = output_path(src, root, output=output, suffix=suffix, fmt=fmt, many=many)
         if dst != STDIO:
-            key = dst.resolve()
+            problem = name_problem(dst) or stat_problem(dst)  # too long a name, a link loop
+            if problem:
+                hint = "; name the output with -o" if output is None and name_problem(dst) else ""
+                raise ImgconvError(f"cannot write: {problem}{hint}", path=dst)
+            key = real_path(dst)
             if key in seen:
                 raise ImgconvError(f"{seen[key]} and {src} would both be written to {dst}; "
                                    "use --format or separate runs")
             seen[key] = src
             if key in inputs_resolved and not overwrite:
                 raise ImgconvError(f"{dst}: output would overwrite an input (use --overwrite to allow it)")
-            if dst.exists() and must_exist:
+            if exists(dst) and must_exist:
                 if skip_existing:
                     skipped.append(dst)
                     continue
                 if not overwrite:
                     raise ImgconvError(f"{dst}: output exists (use --overwrite or --skip-existing)")
-        jobs.append(Job(src, dst))
+        jobs.append(Job(src, dst, replace=overwrite))
     return JobPlan(jobs, skipped, ignored, many)
+
+
+def _check_format(output, fmt, depth, many):
+    """An output format the options name (``--format``, or ``-o FILE``) that is unknown or cannot
+    hold ``depth`` fails the plan, before any image is read.  Outputs named after their inputs
+    keep each input's format: that one is checked per image."""
+    from imgconv.imageio import check_output
+
+    if output not in (None, STDIO) and not many and kind(output) != "folder" \
+            and not str(output).endswith(("/", os.sep)):
+        check_output(output, depth=depth)  # -o FILE: its extension names the format
+    elif fmt is not None:
+        check_output(format=fmt, depth=depth)

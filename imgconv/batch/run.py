@@ -18,6 +18,7 @@ from glob import escape as glob_escape
 from pathlib import Path
 
 from imgconv.batch.jobs import STDIO
+from imgconv.batch.workers import worker_count
 from imgconv.errors import ImgconvError
 
 
@@ -53,7 +54,9 @@ def run_jobs(jobs, fn, *, workers=1, progress=None, scheduler=None, connect_time
         notes. It must be picklable for ``workers > 1`` or ``scheduler``
         (e.g. :class:`imgconv.tasks.FilterTask`).
     workers : int
-        Worker processes on this machine; each gets ``cores // workers`` engine threads.
+        Worker processes on this machine (at most two per usable core: more only share
+        them, see :func:`~imgconv.batch.workers.worker_count`); each gets
+        ``cores // workers`` engine threads.
     progress : callable, optional
         ``progress(finished, total)`` after each image (the command line draws a bar with it).
     scheduler : str, optional
@@ -95,8 +98,9 @@ def run_jobs(jobs, fn, *, workers=1, progress=None, scheduler=None, connect_time
         if progress is not None:
             progress(summary.done + len(summary.failed), len(jobs))
 
+    count, _ = worker_count(int(workers), jobs=len(jobs))
     loaded = contextlib.nullcontext()
-    if len(jobs) > 1 and workers <= 1 and scheduler is None:
+    if len(jobs) > 1 and count <= 1 and scheduler is None:
         from imgconv.engine import warm_up
         from imgconv.settings import use
 
@@ -108,11 +112,11 @@ def run_jobs(jobs, fn, *, workers=1, progress=None, scheduler=None, connect_time
                 from imgconv.batch.cluster import run_on_cluster
 
                 run_on_cluster(jobs, fn, scheduler, record, connect_timeout)
-            elif min(int(workers), len(jobs)) <= 1:
+            elif count <= 1:
                 for job in jobs:
                     record(job, _call(fn, job))
             else:
-                _run_pool(jobs, fn, min(int(workers), len(jobs)), record)
+                _run_pool(jobs, fn, count, record)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
@@ -147,16 +151,22 @@ def _call(fn, job):
         _BUSY.clear()
 
 
-def _init_worker(threads, load_ms):
-    """Worker process set-up: its share of the cores, and signals left to the parent.
+def _init_worker(threads, load_ms, parent):
+    """Worker process set-up: its share of the cores and the parent's cost of loading the
+    compiled loops, signals left to the parent, and an end when the parent (process
+    ``parent``) dies.
 
     Ctrl-C at a terminal reaches the whole process group; the parent decides what
     stops, so workers ignore SIGINT. The parent sends SIGTERM to a worker whose
     image outlives the grace period: it interrupts the job, and the atomic write
-    removes its temporary file.
+    removes its temporary file; an idle worker exits at once. A worker whose parent is
+    gone (killed) stops the same way and exits within :data:`GRACE_SECONDS`, writing nothing more.
     """
+    from imgconv.batch.workers import watch_parent
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _interrupt_job)
+    watch_parent(parent, _orphaned)
     from imgconv.engine import warm_up
     from imgconv.settings import enter
 
@@ -169,6 +179,17 @@ def _interrupt_job(signum, frame):
     _STOPPING.set()
     if _BUSY.is_set():
         raise KeyboardInterrupt
+    # idle: exit, unwinding (an idle worker waits inside the job queue's lock, which a bare
+    # os._exit would leave taken, blocking the other workers for good)
+    raise SystemExit(0)
+
+
+def _orphaned():
+    """The parent is gone: interrupt the job (its atomic write cleans up), then exit regardless."""
+    _STOPPING.set()
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(GRACE_SECONDS)  # a job in a C loop cannot be interrupted: it is not waited for
+    os._exit(1)
 
 
 WORKERS_CANNOT_START = ("the worker processes died before finishing any image: from a Python script, call "
@@ -228,7 +249,7 @@ def _start_pool(workers):
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
                                initializer=_init_worker,
-                               initargs=(max(1, current().threads // workers), current().load_ms))
+                               initargs=(max(1, current().threads // workers), current().load_ms, os.getpid()))
 
 
 def _stop_pool(pool, pending, record):
@@ -264,12 +285,15 @@ def _signal_workers(pool, signum):
 def _remove_temporaries(dst):
     """Remove what a killed worker left of its atomic write of ``dst``.
 
-    :func:`imgconv.imageio.write_image` writes ``.<name>.<random>.tmp`` beside ``dst``.
+    :func:`imgconv.imageio.write_image` writes ``.<name>.<random>.tmp`` beside ``dst``
+    (the name cut short where it would not fit: :func:`~imgconv.imageio.atomic.temporary_prefix`).
     """
+    from imgconv.imageio.atomic import temporary_prefix
+
     if dst == STDIO:
         return
     dst = Path(dst)
-    for leftover in dst.parent.glob(f".{glob_escape(dst.name)}.*.tmp"):
+    for leftover in dst.parent.glob(f"{glob_escape(temporary_prefix(dst))}*.tmp"):
         with contextlib.suppress(OSError):
             leftover.unlink()
 

@@ -23,6 +23,7 @@ class LazyGroup(click.Group):
         "kernels": "imgconv.cli.kernels_cmd",
         "match": "imgconv.cli.match_cmd",
         "deconvolve": "imgconv.cli.deconvolve_cmd",
+        "estimate-kernel": "imgconv.cli.estimate_cmd",
     }
 
     def list_commands(self, ctx):

@@ -6,7 +6,10 @@ goes to stderr; ``--gray`` converts both.  A ``--mask`` image selects the
 template pixels that count: its alpha channel if it has one, else its pixels
 (non-zero in any channel counts).  With ``--scales``, ``--scores`` and
 ``--heatmap`` show the score map at the best match's scale (or, with no match,
-at the listed scale closest to 1).  Exit status 1 when nothing reaches the
+at the listed scale closest to 1).  ``--angles``, ``--levels`` or ``--scales
+MIN:MAX`` run the rotated and scaled search instead (``locate_cmd``).
+``--heatmap`` draws a colour bar and hatches unscored pixels grey; ``--overlay``
+blends it over the picture.  Exit status 1 when nothing reaches the
 threshold (the other outputs are still written), 2 for bad input.
 
 That policy is the library's (:func:`imgconv.match.prepare_match`,
@@ -14,6 +17,7 @@ That policy is the library's (:func:`imgconv.match.prepare_match`,
 """
 import click
 
+from imgconv.cli import locate_cmd
 from imgconv.cli.common import FINITE, FiniteFloat
 
 
@@ -25,8 +29,12 @@ def _scales_option(ctx, param, value):
         numbers = [float(p) for p in parts]
     except ValueError:
         numbers = []
-    if len(numbers) not in (1, 3):
-        raise click.BadParameter(f"{value!r} is not MIN:MAX:STEP (e.g. 0.5:2:0.1) or one scale")
+    if len(numbers) not in (1, 2, 3):
+        raise click.BadParameter(f"{value!r} is not MIN:MAX[:STEP] (e.g. 0.5:2:0.1) or one scale")
+    if len(numbers) == 2:  # no step: chosen from the template by imgconv.locate
+        from imgconv.cli.locate_cmd import scale_range
+
+        return scale_range(numbers, value)
     from imgconv.errors import MatchError
     from imgconv.match import scale_steps
 
@@ -57,11 +65,18 @@ def _scales_option(ctx, param, value):
               help="Convert image and template to grey (ITU-R 601-2 luma) first.")
 @click.option("--mask", "mask_path", metavar="PATH",
               help="Template mask image (same size): only its non-zero pixels count.")
-@click.option("--scales", callback=_scales_option, metavar="MIN:MAX:STEP",
-              help="Also search the template resized by these factors, e.g. 0.5:2:0.1.")
+@click.option("--scales", callback=_scales_option, metavar="MIN:MAX[:STEP]",
+              help="Also search the template resized by these factors, e.g. 0.5:2:0.1 "
+                   "(no STEP: chosen from the template's size).")
+@click.option("--angles", callback=locate_cmd.angles_option, metavar="MIN:MAX[:STEP]|full",
+              help="Also search the template turned by these angles (degrees, counter-clockwise "
+                   "on screen; full = -180:180; no STEP: chosen from the template's size).")
+@click.option("--levels", callback=locate_cmd.levels_option, metavar="N|auto",
+              help="Pyramid levels of the rotated/scaled search (1 = exhaustive) [default: auto].")
+@click.option("--overlay", is_flag=True, help="Blend --heatmap over the picture.")
 @click.pass_context
 def command(ctx, image, template, max_matches, threshold, min_distance, as_json, scores_path,
-            heatmap_path, annotate_path, gray, mask_path, scales):
+            heatmap_path, annotate_path, gray, mask_path, scales, angles, levels, overlay):
     """Find TEMPLATE in IMAGE by zero-mean normalised cross-correlation.
 
     Scores are Pearson r between the template and every window (OpenCV's
@@ -74,6 +89,7 @@ def command(ctx, image, template, max_matches, threshold, min_distance, as_json,
       imgconv match scene.png logo.png -n 5 -t 0.8 --json
       imgconv match scene.png logo.png --heatmap heat.png --annotate found.png
       imgconv match scene.png logo.png --scales 0.5:2:0.1 --mask logo-mask.png
+      imgconv match scene.png logo.png --angles full --scales 0.8:1.25 --annotate found.png
     """
     import json
 
@@ -83,14 +99,23 @@ def command(ctx, image, template, max_matches, threshold, min_distance, as_json,
     from imgconv.loopcache import warm_in_background
     from imgconv.match import find_matches, match_multiscale, match_template, prepare_match, scores_at_best_scale
 
+    if overlay and not heatmap_path:
+        raise click.UsageError("--overlay needs --heatmap PATH")
     _refuse_overwriting_inputs((image, template, mask_path), (annotate_path, heatmap_path, scores_path))
     warm_in_background()
     picture = read_image(image)
     pattern = read_image(template)
     mask_picture = read_image(mask_path) if mask_path else None
     pixels, tpixels, mask, notes = prepare_match(picture, pattern, mask=mask_picture, gray=gray)
-    for note in notes:
+    read_notes = [f"{p.path}: {n}" for p in (picture, pattern, mask_picture) if p is not None for n in p.notes]
+    for note in read_notes + notes:  # an animation or a multi-page TIFF: its first frame, said so
         click.echo(f"imgconv: note: {note}", err=True)
+    if locate_cmd.wanted(angles, scales, levels):
+        return locate_cmd.run(ctx, image=image, template=template, picture=picture, pixels=pixels,
+                              tpixels=tpixels, mask=mask, angles=angles, scales=scales, levels=levels,
+                              max_matches=max_matches, threshold=threshold, min_distance=min_distance,
+                              as_json=as_json, scores_path=scores_path, heatmap_path=heatmap_path,
+                              annotate_path=annotate_path, overlay=overlay)
 
     try:
         if scales is None:
@@ -111,7 +136,8 @@ def command(ctx, image, template, max_matches, threshold, min_distance, as_json,
     if scores_path:
         write_image(scores_path, scores, depth="float")
     if heatmap_path:
-        write_image(heatmap_path, render.heatmap(scores, pixels.shape, map_shape))
+        score_map = render.centred_scores(scores, pixels.shape, map_shape)
+        write_image(heatmap_path, render.score_heatmap(score_map, pixels if overlay else None), depth=8)
     if annotate_path:
         write_image(annotate_path, render.annotate(pixels, matches), like=picture, depth=8)
 
@@ -130,15 +156,11 @@ def command(ctx, image, template, max_matches, threshold, min_distance, as_json,
 
 def _refuse_overwriting_inputs(inputs, outputs):
     """An input is never touched: refuse any output path that is one of the inputs."""
-    from pathlib import Path
-
     from imgconv.errors import ImageWriteError
+    from imgconv.paths import real_path
 
-    def same(a, b):
-        try:
-            return Path(a).resolve() == Path(b).resolve()
-        except OSError:
-            return False
+    def same(a, b):  # never raises, on a link loop or a name too long either
+        return real_path(a) == real_path(b)
 
     for out in filter(None, outputs):
         for src in filter(None, inputs):

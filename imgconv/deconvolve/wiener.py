@@ -26,12 +26,13 @@ def estimate_noise(channel):
 
     Donoho's rule on the finest diagonal Haar wavelet band:
     ``median(|HH|) / 0.6745`` with ``HH = (a - b - c + d) / 2`` over 2 x 2
-    blocks (unit gain for white noise, nearly blind to smooth content).
+    blocks (unit gain for white noise, nearly blind to smooth content); for a volume,
+    the band ``HHH`` over 2 x 2 x 2 blocks (eight signed voxels over ``sqrt(8)``).
 
     Parameters
     ----------
     channel : array_like
-        2-D array.
+        2-D array, or 3-D (a volume).
 
     Returns
     -------
@@ -44,6 +45,8 @@ def estimate_noise(channel):
     0.01
     """
     y = np.asarray(channel, dtype=np.float32)
+    if y.ndim == 3:
+        return _estimate_noise_volume(y)
     h, w = (y.shape[0] // 2) * 2, (y.shape[1] // 2) * 2
     if h == 0 or w == 0:
         return 0.0
@@ -52,12 +55,23 @@ def estimate_noise(channel):
     return float(np.median(np.abs(hh)) / 0.6745)
 
 
+def _estimate_noise_volume(y):
+    """:func:`estimate_noise` of a volume: Donoho's rule on the finest band of the 3-D Haar wavelet."""
+    even = tuple(slice(0, (n // 2) * 2) for n in y.shape)
+    if any(n < 2 for n in y.shape):
+        return 0.0
+    band = y[even]
+    for axis in range(3):
+        band = np.take(band, range(0, band.shape[axis], 2), axis) - np.take(band, range(1, band.shape[axis], 2), axis)
+    return float(np.median(np.abs(band)) / np.sqrt(8) / 0.6745)
+
+
 def _rfft_weights(shape):
     """How many times each rfft bin counts in a full-spectrum sum (1 or 2)."""
-    weights = np.full((shape[0], shape[1] // 2 + 1), 2.0, np.float32)
-    weights[:, 0] = 1
-    if shape[1] % 2 == 0:
-        weights[:, -1] = 1
+    weights = np.full(tuple(shape[:-1]) + (shape[-1] // 2 + 1,), 2.0, np.float32)
+    weights[..., 0] = 1
+    if shape[-1] % 2 == 0:
+        weights[..., -1] = 1
     return weights
 
 
@@ -65,7 +79,7 @@ def _auto_balance(plan, spectrum_power, otf_power, prior, channel):
     """Balance for one channel: the GCV minimiser on a log grid from 1 to 10 x the noise level."""
     sigma = max(estimate_noise(channel), _SIGMA_FLOOR)
     # Every other frequency in each direction is plenty for these sums (4x less work).
-    sub = (slice(None, None, 2), slice(None, None, 2))
+    sub = (slice(None, None, 2),) * len(plan.padded)
     weights = _rfft_weights(plan.padded)[sub]
     wy = weights * spectrum_power[sub]
     otf_power, prior = otf_power[sub], prior[sub]
@@ -85,7 +99,7 @@ def wiener(plan, channel, balance):
     import scipy.fft as sf
 
     ext = plan.extend(channel)
-    spectrum = sf.rfft2(ext, workers=current().threads)
+    spectrum = sf.rfftn(ext, workers=current().threads)
     otf = plan.otf
     otf_power = (otf.real**2 + otf.imag**2).astype(np.float32)
     prior = plan.gradient_energy()
@@ -100,9 +114,9 @@ def wiener(plan, channel, balance):
     # consistent with the PSF (a reflected margin is not, for a PSF that is not mirror-symmetric,
     # e.g. a slanted motion line), and filter again. Each pass costs two FFTs.
     inside = plan.crop(ext).copy()
-    for _ in range(0 if plan.mirror_symmetric else _BOUNDARY_PASSES):
-        ext = sf.irfft2(spectrum * (gain * otf), plan.padded, workers=current().threads, overwrite_x=True)
+    for _ in range(0 if plan.consistent else _BOUNDARY_PASSES):
+        ext = sf.irfftn(spectrum * (gain * otf), plan.padded, workers=current().threads, overwrite_x=True)
         plan.crop(ext)[...] = inside
-        spectrum = sf.rfft2(ext, workers=current().threads, overwrite_x=True)
-    restored = sf.irfft2(spectrum * gain, plan.padded, workers=current().threads, overwrite_x=True)
+        spectrum = sf.rfftn(ext, workers=current().threads, overwrite_x=True)
+    restored = sf.irfftn(spectrum * gain, plan.padded, workers=current().threads, overwrite_x=True)
     return plan.crop(restored)

@@ -5,6 +5,7 @@ No I/O and no CLI here: arrays in, float32 arrays out. See :func:`convolve`.
 import numpy as np
 
 from imgconv.engine.boundary import MODES, check_mode
+from imgconv.engine.operands import as_kernel, oriented, real_array
 from imgconv.engine.planner import METHODS, MethodPlan, plan_method
 from imgconv.errors import EngineError
 
@@ -29,48 +30,17 @@ def warm_up():
 
 
 def _as_image(image):
-    a = np.asarray(image)
-    if a.dtype == bool:
-        a = a.astype(np.float32)
-    if not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
-        raise EngineError(f"image must be a real numeric array (got dtype {a.dtype})")
+    a = real_array(image, "image")
     if a.ndim not in (2, 3):
         raise EngineError(f"image must be H x W or H x W x C (got shape {a.shape})")
     return a
 
 
-def _as_kernel(kernel):
-    if hasattr(kernel, "matrices"):  # an imgconv.Kernel
-        if len(kernel.matrices) != 1:
-            raise EngineError("a multi-kernel preset needs imgconv.filter_image, which combines the results")
-        kernel = kernel.matrices[0]
-    k = np.asarray(kernel)
-    if k.dtype == bool:
-        k = k.astype(np.float64)
-    if not (np.issubdtype(k.dtype, np.integer) or np.issubdtype(k.dtype, np.floating)):
-        raise EngineError(f"kernel must be a real numeric array (got dtype {k.dtype})")
-    if k.ndim == 1:
-        k = k[None, :]
-    if k.ndim != 2 or k.size == 0:
-        raise EngineError(f"kernel must be a non-empty 2-D array (got shape {k.shape})")
-    k = k.astype(np.float64)
-    if not np.isfinite(k).all():
-        raise EngineError("kernel contains NaN or infinity")
-    return k
-
-
-def _oriented(kernel, correlate):
-    """The kernel as correlated, and its anchor: convolution flips it (scipy's even-size rule)."""
-    h, w = kernel.shape
-    if correlate:
-        return kernel, (h // 2, w // 2)
-    return kernel[::-1, ::-1], (h - 1 - h // 2, w - 1 - w // 2)
-
-
-def explain(image, kernel, *, method="auto", correlate=False):
+def explain(image, kernel, *, method="auto", correlate=False, volume=None):
     """The :class:`MethodPlan` :func:`convolve` would follow: chosen method, rank, estimated costs.
 
-    ``image`` may be an array or just its shape.
+    ``image`` may be an array or just its shape. For a volume (see :func:`convolve`), the
+    plan of :func:`imgconv.engine.volume.explain_volume`.
 
     Examples
     --------
@@ -79,20 +49,27 @@ def explain(image, kernel, *, method="auto", correlate=False):
     >>> plan.rank, sorted(plan.costs)
     (1, ['direct', 'fft', 'separable'])
     """
+    from imgconv.engine.volume import explain_volume, wants_volume
+
+    if wants_volume(image, kernel, volume):
+        return explain_volume(image, kernel, method=method, correlate=correlate)
     shape = tuple(image) if isinstance(image, tuple) else _as_image(image).shape
-    k, _ = _oriented(_as_kernel(kernel), correlate)
+    k, _ = oriented(as_kernel(kernel, 2), correlate)
     return plan_method(shape, k, method)
 
 
-def convolve(image, kernel, *, mode="reflect", cval=0.0, method="auto", correlate=False):
-    """Convolve (or correlate) an image with a 2-D kernel, exactly as scipy.ndimage does.
+def convolve(image, kernel, *, mode="reflect", cval=0.0, method="auto", correlate=False, volume=None):
+    """Convolve (or correlate) an image or a volume with a kernel, exactly as scipy.ndimage does.
 
     Parameters
     ----------
-    image : array_like, H x W or H x W x C
+    image : array_like, H x W or H x W x C; or a volume Z x Y x X [x C]
         Any real dtype; channels are filtered independently.
-    kernel : array_like, h x w
+    kernel : array_like, h x w, or kz x ky x kx for a volume
         Any size, odd or even; the anchor is ``(h // 2, w // 2)`` as in SciPy (origin 0).
+        The kernel decides: a 3-D kernel makes a 3-D ``image`` Z x Y x X and a 4-D one
+        Z x Y x X x C; a 2-D kernel filters each plane of a 4-D ``image`` (Z x Y x X x C) or,
+        with ``volume=True``, of a 3-D one (Z x Y x X); otherwise a 3-D ``image`` is H x W x C.
     mode : {'reflect', 'mirror', 'nearest', 'wrap', 'constant'}
         How the image is extended past its border (scipy.ndimage's meanings).
     cval : float
@@ -101,6 +78,9 @@ def convolve(image, kernel, *, mode="reflect", cval=0.0, method="auto", correlat
         ``auto`` asks the cost model (:func:`explain`) for the fastest. All agree within 1e-4.
     correlate : bool
         Apply the kernel as written (correlation) instead of flipped (true convolution).
+    volume : bool or None
+        True: a 3-D ``image`` is a volume Z x Y x X even for a 2-D kernel (filtered plane by
+        plane). None (default): decided by the kernel and the array as above.
 
     Returns
     -------
@@ -116,15 +96,22 @@ def convolve(image, kernel, *, mode="reflect", cval=0.0, method="auto", correlat
     array([0., 0., 1., 2., 3.], dtype=float32)
     >>> convolve(img, [[0, 0, 0], [0, 0, 1], [0, 0, 0]], correlate=True)[0]
     array([1., 2., 3., 4., 4.], dtype=float32)
+    >>> convolve(np.ones((4, 5, 6)), np.ones((3, 3, 3)) / 27).shape   # a 3-D kernel: a volume
+    (4, 5, 6)
     """
+    from imgconv.engine.volume import convolve_volume, wants_volume
+
+    if wants_volume(image, kernel, volume):
+        return convolve_volume(image, kernel, mode=mode, cval=cval, method=method, correlate=correlate)
     img = _as_image(image)
     return convolver(img.shape, kernel, mode=mode, cval=cval, method=method, correlate=correlate)(img)
 
 
 def convolver(shape, kernel, *, mode="reflect", cval=0.0, method="auto", correlate=False):
-    """:func:`convolve` for many images of one ``shape``: the kernel is checked, factored and
-    planned once, and the returned function applies that plan to each image it is given
-    (what an iterative method such as Richardson-Lucy calls many times).
+    """:func:`convolve` for many images of one ``shape`` (H x W or H x W x C; volumes go through
+    :func:`convolve`): the kernel is checked, factored and planned once, and the returned
+    function applies that plan to each image it is given (what an iterative method such as
+    Richardson-Lucy calls many times).
 
     Examples
     --------
@@ -139,8 +126,10 @@ def convolver(shape, kernel, *, mode="reflect", cval=0.0, method="auto", correla
     from imgconv.engine.separable import correlate_separable, low_rank_factors
 
     shape = tuple(int(n) for n in shape)
+    if len(shape) not in (2, 3):
+        raise EngineError(f"a convolver takes H x W or H x W x C images (got shape {shape})")
     check_mode(mode)
-    k, anchor = _oriented(_as_kernel(kernel), correlate)
+    k, anchor = oriented(as_kernel(kernel, 2), correlate)
     cval = float(cval)
     grey = len(shape) == 2
     planes = shape + (1,) if grey else shape

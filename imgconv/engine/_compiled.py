@@ -25,3 +25,9 @@ def loops():
     """The compiled-loop module :mod:`imgconv.engine._loops` (imports numba on first call;
     its wrappers use the current settings' threads)."""
     return importlib.import_module("imgconv.engine._loops")
+
+
+def loops3d():
+    """The compiled loops for volumes, :mod:`imgconv.engine._loops3d` (imports numba and the
+    2-D loops on first call; its wrappers use the current settings' threads)."""
+    return importlib.import_module("imgconv.engine._loops3d")

@@ -8,8 +8,8 @@ explicit signature (compiled once, at import), none uses numba's ``parallel=True
 compilation alone took 4-7 s per loop), and none calls NumPy or assigns slices (each pulls
 in library code to compile): each compiled function runs one block of rows with the GIL
 released, its scratch arrays given, and the Python wrappers below spread the blocks over
-``current().threads`` plain threads. Importing this module leaves the marker by which
-:mod:`imgconv.loopcache` knows the cache is filled.
+``current().threads`` plain threads. The volume loops of :mod:`imgconv.engine._loops3d`
+reuse the accumulation, the low-rank rows and the threads of this module.
 
 The correlations work on an image stored as rows of interleaved channels, ``src`` of shape
 ``(H, W * C)`` float32, so one loop serves grey and colour alike: a kernel tap ``b`` columns
@@ -289,13 +289,6 @@ def _ints(values):
     return np.ascontiguousarray(values, np.int64)
 
 
-def _mark_cached():
-    """Tell later processes that numba's cache holds these loops (see :mod:`imgconv.loopcache`)."""
-    from imgconv import loopcache
-
-    folders = {f.stats.cache_path for f in (_pad_row, _accumulate, _direct_rows, _lowrank_rows, _zncc_rows)}
-    if len(folders) == 1 and None not in folders:  # numba's own choice of folder, where it can cache
-        loopcache.mark_cached(folders.pop())
-
-
-_mark_cached()
+#: the compiled functions of this module (:mod:`imgconv.engine._loops3d` marks the cache filled
+#: once they and its own are loaded)
+COMPILED = (_pad_row, _accumulate, _direct_rows, _lowrank_rows, _zncc_rows)

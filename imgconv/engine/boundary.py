@@ -73,12 +73,46 @@ def pad(planes, before, after, mode, cval=0.0, dtype=None):
     return out
 
 
-def pad_interleaved(image, before, after, mode, cval=0.0, dtype=None):
-    """:func:`pad` for an H x W x C image, keeping the channels interleaved (no transposed copy)."""
-    H, W, C = image.shape
-    out = np.empty((H + before[0] + after[0], W + before[1] + after[1], C), dtype or image.dtype)
-    _fill_padded(np.moveaxis(out, -1, 0), np.moveaxis(image, -1, 0), before, after, mode, cval)
-    return out
+def gather_block(image, rows, cols, cval=0.0):
+    """The block of the mode-extended H x W x C ``image`` at padded positions ``rows`` x ``cols``.
+
+    ``rows`` and ``cols`` are runs of :func:`source_index` (``-1`` = ``cval``).  A run that
+    is a plain range of the image is a slice (no copy); otherwise only the block is gathered,
+    never the whole padded image: a 1 x 100000 picture under a 4097-tall kernel pads to
+    4097 x 100000, its blocks to 4097 x a tile's width.
+
+    Examples
+    --------
+    >>> img = np.arange(6, dtype=np.float32).reshape(2, 3, 1)
+    >>> gather_block(img, source_index(2, 1, 0, "reflect")[:2], np.arange(3))[..., 0]
+    array([[0., 1., 2.],
+           [0., 1., 2.]], dtype=float32)
+    >>> gather_block(img, np.arange(2), source_index(3, 1, 0, "constant")[:3], cval=9)[..., 0]
+    array([[9., 0., 1.],
+           [9., 3., 4.]], dtype=float32)
+    """
+    block = image
+    for axis, index in ((1, cols), (0, rows)):  # columns first: a long row is never copied whole
+        run = _as_run(index)
+        if run is not None:
+            block = block[(slice(None),) * axis + (run,)]
+            continue
+        inside = index[index >= 0]
+        low, high = (int(inside.min()), int(inside.max()) + 1) if inside.size else (0, 1)
+        span = block[(slice(None),) * axis + (slice(low, high),)]
+        block = span.take(np.where(index >= 0, index - low, 0), axis=axis)
+        if inside.size < index.size:
+            block[(slice(None),) * axis + (index < 0,)] = cval
+    return block
+
+
+def _as_run(index):
+    """``slice(a, b)`` when ``index`` is ``a, a + 1, ..., b - 1`` (inside the image), else None."""
+    start = int(index[0])
+    if start >= 0 and int(index[-1]) - start == len(index) - 1 and np.array_equal(
+            index, np.arange(start, start + len(index))):
+        return slice(start, start + len(index))
+    return None
 
 
 def _fill_padded(out, planes, before, after, mode, cval):

@@ -1,15 +1,18 @@
 """The FFT method: correlation by the convolution theorem, in overlap-save tiles.
 
-The image is extended by the boundary mode (as much as the kernel reaches), cut
-into tiles whose transform length is a fast length (``scipy.fft.next_fast_len``),
-and each tile is multiplied by the kernel's spectrum (computed once). Tiles keep
-memory bounded (one padded copy of the image plus the output) and caches warm.
+The image is cut into tiles whose transform length is a fast length
+(``scipy.fft.next_fast_len``); each tile's block, extended by the boundary mode as
+far as the kernel reaches, is gathered on its own (the padded image is never built:
+for a 1 x 100000 picture under a 4097-tall kernel it would be 4097 x 100000) and
+multiplied by the kernel's spectrum (computed once).  Tiles keep memory bounded
+(the output plus one block and its transform per thread, a block at most
+``MAX_TILE_POINTS`` transform points unless the kernel itself needs more) and caches warm.
 Transforms run in float32 when the kernel is small in absolute sum (error well
 under 1e-5 on [0, 1] data), otherwise in float64.
 """
 import numpy as np
 
-from imgconv.engine.boundary import pad_interleaved
+from imgconv.engine.boundary import gather_block, source_index
 from imgconv.settings import current
 
 #: candidate tile sides (output pixels); the planner picks the cheapest. Measured
@@ -18,6 +21,10 @@ from imgconv.settings import current
 TILE_SIDES = (256, 384, 512, 768)
 #: per-tile overhead, in n log2 n units (Python dispatch, copies, small-transform setup)
 TILE_OVERHEAD = 4e5
+#: largest tile transform (points) unless the kernel needs more: 2**24 points are 128 MiB of
+#: float64 block and as much of spectrum per thread (a whole 11585 x 11585 picture under a
+#: 4097 x 4097 kernel would be 2 GiB each); the measured-fastest plans stay below it
+MAX_TILE_POINTS = 2**24
 
 
 def fft_shape(n_out, k):
@@ -40,10 +47,14 @@ def tile_plan(shape, kshape):
         opts = {min(n, t) for t in TILE_SIDES} | {min(n, m * k) for m in (1, 2, 4)} | {n}
         return [(t, fft_shape(t, k), -(-n // t)) for t in sorted(opts)]
 
+    rows, cols = axis_options(H, h), axis_options(W, w)
+    smallest = rows[0][1] * cols[0][1]
     best = None
-    for ty, ny, nty in axis_options(H, h):
-        for tx, nx, ntx in axis_options(W, w):
+    for ty, ny, nty in rows:
+        for tx, nx, ntx in cols:
             size = ny * nx
+            if size > max(MAX_TILE_POINTS, 2 * smallest):
+                continue
             # transforms beyond ~0.5 Mpx leave the caches: measured 0.6 -> 0.85 ns/unit at 1 Mpx
             cache = 1 + 0.25 * np.log2(max(1.0, size / 2**19))
             work = nty * ntx * (size * np.log2(max(size, 2)) * cache + TILE_OVERHEAD)
@@ -66,9 +77,13 @@ def correlate_fft(image, kernel, anchor, mode, cval, tile=None):
     """
     H, W, _ = image.shape
     h, w = kernel.shape
-    padded = pad_interleaved(image, anchor, (h - 1 - anchor[0], w - 1 - anchor[1]), mode, cval,
-                             dtype=transform_dtype(kernel))
-    return correlate_padded(padded, kernel, tile if tile is not None else tile_plan((H, W), (h, w)))
+    rows = source_index(H, anchor[0], h - 1 - anchor[0], mode)  # padded position -> image row (-1: cval)
+    cols = source_index(W, anchor[1], w - 1 - anchor[1], mode)
+
+    def block(y0, x0, oy, ox):
+        return gather_block(image, rows[y0:y0 + oy + h - 1], cols[x0:x0 + ox + w - 1], cval)
+
+    return _correlate_tiles(block, image.shape, kernel, tile if tile is not None else tile_plan((H, W), (h, w)))
 
 
 def transform_dtype(kernel):
@@ -77,35 +92,54 @@ def transform_dtype(kernel):
 
 
 def correlate_padded(padded, kernel, tile):
-    """The valid correlation of ``padded`` ((H + h - 1, W + w - 1, C), of
-    :func:`transform_dtype`) with ``kernel``: (H, W, C) float32, in the tiles ``tile`` gives
+    """The valid correlation of ``padded`` ((H + h - 1, W + w - 1, C), the image already extended
+    by its boundary mode) with ``kernel``: (H, W, C) float32, in the tiles ``tile`` gives
     (``(ty, tx, work)`` of :func:`tile_plan`), from ``padded``'s first row and column on.
 
-    The same tiles over the same samples give the same bits: a part of an image whose first
-    row and column fall on tile corners of the whole image's plan, with its margins, gives
-    exactly the whole image's values there (``imgconv.batch.huge`` relies on it).
+    The same tiles over the same samples give the same bits as :func:`correlate_fft`: a part
+    of an image whose first row and column fall on tile corners of the whole image's plan,
+    with its margins, gives exactly the whole image's values there (``imgconv.batch.huge``
+    relies on it).
     """
-    from concurrent.futures import ThreadPoolExecutor
+    h, w = kernel.shape
+    shape = (padded.shape[0] - h + 1, padded.shape[1] - w + 1, padded.shape[2])
 
+    def block(y0, x0, oy, ox):
+        return padded[y0:y0 + oy + h - 1, x0:x0 + ox + w - 1]
+
+    return _correlate_tiles(block, shape, kernel, tile)
+
+
+def _correlate_tiles(block, shape, kernel, tile):
+    """The tile loop of :func:`correlate_fft`: ``block(y0, x0, oy, ox)`` gives the extended
+    samples an ``oy`` x ``ox`` tile at ``(y0, x0)`` reads (its rows and columns plus the kernel's)."""
     from scipy import fft as sfft
 
+    H, W, C = shape
     h, w = kernel.shape
-    H, W, C = padded.shape[0] - h + 1, padded.shape[1] - w + 1, padded.shape[2]
     ty, tx, _ = tile
     ny, nx = fft_shape(ty, h), fft_shape(tx, w)
-    spectrum = sfft.rfft2(kernel[::-1, ::-1].astype(padded.dtype), s=(ny, nx))[:, :, None]
+    ctype = transform_dtype(kernel)
+    spectrum = sfft.rfft2(kernel[::-1, ::-1].astype(ctype), s=(ny, nx))[:, :, None]
     out = np.empty((H, W, C), np.float32)
 
     def one_tile(origin):
         y0, x0 = origin
         oy, ox = min(ty, H - y0), min(tx, W - x0)
-        block = padded[y0:y0 + oy + h - 1, x0:x0 + ox + w - 1]  # channels stay interleaved:
-        prod = sfft.rfft2(block, s=(ny, nx), axes=(0, 1))        # no transposed copies
+        samples = block(y0, x0, oy, ox)
+        prod = sfft.rfft2(samples.astype(ctype, copy=False), s=(ny, nx), axes=(0, 1))  # channels interleaved
         prod *= spectrum
         res = sfft.irfft2(prod, s=(ny, nx), axes=(0, 1), overwrite_x=True)
         out[y0:y0 + oy, x0:x0 + ox] = res[h - 1:h - 1 + oy, w - 1:w - 1 + ox]
 
-    origins = [(y0, x0) for y0 in range(0, H, ty) for x0 in range(0, W, tx)]
+    run_tiles(one_tile, [(y0, x0) for y0 in range(0, H, ty) for x0 in range(0, W, tx)])
+    return out
+
+
+def run_tiles(one_tile, origins):
+    """Call ``one_tile(origin)`` for every origin, on the current settings' threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
     threads = min(current().threads, len(origins))
     if threads == 1:
         for origin in origins:
@@ -113,4 +147,3 @@ def correlate_padded(padded, kernel, tile):
     else:  # pocketfft releases the GIL: one tile per thread beats threads inside one transform
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(one_tile, origins))
-    return out

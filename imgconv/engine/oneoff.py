@@ -29,6 +29,7 @@ def loops_pay(shape, kernels, *, method="auto", correlate=False, repeat=1):
     settings = current()
     if not settings.compiled or settings.load_ms == 0 or not isinstance(method, str):
         return False
+
     def cost(kernel):
         plan = explain(tuple(shape), kernel, method=method, correlate=correlate)
         return plan.costs[plan.method]

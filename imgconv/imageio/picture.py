@@ -123,14 +123,16 @@ def to_integer(pixels, maxval):
 def scale_integers(samples):
     """float32 pixels for bool, uint8 or uint16 samples (divided by 1, 255 or 65535), else None.
 
+    Either byte order: big-endian samples (``>u2``, from a ``.npy`` or a TIFF) count the same.
+
     Examples
     --------
     >>> import numpy as np
-    >>> scale_integers(np.array([65535], np.uint16))
-    array([1.], dtype=float32)
+    >>> scale_integers(np.array([65535], np.uint16)), scale_integers(np.array([65535], ">u2"))
+    (array([1.], dtype=float32), array([1.], dtype=float32))
     """
     divisor = {np.dtype(np.bool_): 1, np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}.get(
-        samples.dtype)
+        samples.dtype.newbyteorder("="))
     if divisor is None:
         return None
     values = samples.astype(np.float32)
@@ -140,9 +142,10 @@ def scale_integers(samples):
 def pixels_from_samples(samples, label=None):
     """Return ``(float32 pixels, depth)`` for decoded samples of any real dtype.
 
-    bool and uint8 give depth 8, uint16 depth 16, floats depth 32 (values kept).  Other
-    integers (a 32-bit TIFF, ...) are read as 16-bit when every value lies in 0..65535
-    and refused otherwise.
+    bool and uint8 give depth 8, uint16 depth 16, floats depth 32 (values kept), in either
+    byte order.  Signed 8-bit samples are 8-bit values when none is negative.  Other
+    integers (a 32-bit TIFF, ...) are read as 16-bit when every value lies in 0..65535;
+    negative values, and larger ones, are refused (never wrapped or misread).
 
     Raises
     ------
@@ -154,6 +157,8 @@ def pixels_from_samples(samples, label=None):
     >>> import numpy as np
     >>> pixels_from_samples(np.array([[0, 65535]], np.int32))
     (array([[0., 1.]], dtype=float32), 16)
+    >>> pixels_from_samples(np.array([[0, 51]], np.int8))
+    (array([[0. , 0.2]], dtype=float32), 8)
     """
     if not samples.dtype.isnative:
         samples = samples.astype(samples.dtype.newbyteorder("="))
@@ -165,6 +170,10 @@ def pixels_from_samples(samples, label=None):
     if not np.issubdtype(samples.dtype, np.integer):
         raise ImageReadError(f"unsupported sample type {samples.dtype}", label)
     low, high = (int(samples.min()), int(samples.max())) if samples.size else (0, 0)
+    if samples.dtype == np.int8:
+        if low < 0:
+            raise ImageReadError(f"signed 8-bit pixels ({low}..{high}) below 0 are not supported", label)
+        return pixels_from_samples(samples.astype(np.uint8), label)
     if low < 0 or high > 65535:
         raise ImageReadError(f"{samples.dtype.itemsize * 8}-bit integer pixels ({low}..{high}) "
                              "outside 0..65535 are not supported", label)

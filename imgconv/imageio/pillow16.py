@@ -11,6 +11,11 @@ mode* (the per-tile unpacking recipe, a private detail of Pillow's tiles):
   ``high * 256 + low`` is the exact sample.
 * Grey+alpha (PNG ``LA;16B``, 4 bytes a pixel): one run with raw mode ``RGBA`` hands
   the four bytes over untouched.
+* Planar TIFF (one plane per sample, ``PlanarConfiguration`` 2) read raw: Pillow's tiles
+  unpack one 8-bit band each (``R``, ``G``, ...), reading every 16-bit sample as two
+  pixels; the band raw modes ``R;16B`` and ``R;16L`` keep the high and the low byte.
+  (Through libtiff, for a compression tifffile cannot decode alone, Pillow ignores the
+  raw mode of planar files: they are not decoded here, and reading refuses them.)
 
 All the decoding (inflate, filters, interlacing, TIFF compression) stays Pillow's.
 Because tiles and raw modes are not Pillow's public API, a Pillow upgrade may break
@@ -57,6 +62,8 @@ def decode_16bit_colour(im, fp):
     """
     if im.mode not in ("RGB", "RGBA") or not im.tile:
         return None
+    if im.format == "TIFF" and im.tag_v2.get(284) == 2:
+        return _planar_16bit(im, fp)
     rawmode = _tile_rawmode(im.tile[0])
     base, _, bits = rawmode.partition(";")
     if rawmode == "LA;16B":
@@ -81,6 +88,26 @@ def decode_16bit_colour(im, fp):
         alpha = np.where(np.all(samples == np.array(transparency, np.uint16), axis=2), 0, 65535)
         samples = np.dstack([samples, alpha.astype(np.uint16)])
     return samples
+
+
+def _planar_16bit(im, fp):
+    """Exact samples of a planar 16-bit TIFF whose planes Pillow reads raw, else None."""
+    bits = im.tag_v2.get(258) or ()
+    if not bits or any(b != 16 for b in bits) or any(tile.codec_name != "raw" for tile in im.tile):
+        return None
+    fp.seek(0)
+    order = "B" if fp.read(2) == b"MM" else "L"
+
+    def one_byte(image, byte_order):
+        image.tile = [_with_rawmode(tile, _tile_rawmode(tile) + ";16" + byte_order) for tile in image.tile]
+        image.load()
+        return np.asarray(image, dtype=np.uint16)
+
+    high = one_byte(im, order)
+    fp.seek(0)
+    with Image.open(fp) as low_im:
+        low = one_byte(low_im, _OTHER_BYTE_ORDER[order])
+    return high * np.uint16(256) + low
 
 
 def _tile_rawmode(tile):

@@ -25,7 +25,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import struct
@@ -79,78 +78,6 @@ def _is_stub(factory):
     return isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile)
 
 
-def probe_shape(path):
-    """The ``pixels`` shape :func:`read_image` would give, from the header alone (no decoding).
-
-    Alpha is not counted: ``(H, W)`` for grey, ``(H, W, 3)`` for colour. EXIF orientations
-    5-8 (a quarter turn) swap H and W, as reading does. (A PNG whose eXIf chunk follows the
-    pixel data counts as unrotated: finding it would mean decoding.)
-
-    Examples
-    --------
-    >>> import os, tempfile, numpy as np
-    >>> from imgconv.imageio import write_image
-    >>> path = os.path.join(tempfile.mkdtemp(), "p.png")
-    >>> write_image(path, np.zeros((3, 5, 4), np.float32))
-    >>> probe_shape(path)
-    (3, 5, 3)
-    """
-    found = _probe_npy(path)
-    if found is not None:
-        return found
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-            if im.format == "TIFF":  # the stored size: newer Pillows report the rotated one
-                width, height = im.tag_v2.get(256, width), im.tag_v2.get(257, height)
-            grey = im.mode in ("1", "L", "LA", "La", "I", "F") or im.mode.startswith("I;16")
-            orientation = _header_orientation(im)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        found = _probe_tiff(path)  # a TIFF that only tifffile reads?
-        if found is None:
-            raise ImageReadError(f"cannot read image header ({exc})", path) from None
-        height, width, grey, orientation = found
-    if orientation in (5, 6, 7, 8):
-        height, width = width, height
-    return (height, width) if grey else (height, width, 3)
-
-
-def _header_orientation(im):
-    """The EXIF orientation of an opened image, without decoding it (PNG: only an eXIf
-    chunk before the pixel data; Pillow would decode the image to look further)."""
-    if im.format == "PNG" and "exif" not in im.info:
-        return 1
-    orientation = im.getexif().get(0x0112, 1)
-    return orientation if isinstance(orientation, int) else 1
-
-
-def _probe_npy(path):
-    """``probe_shape`` of a ``.npy`` file from its header, or None when it is not one."""
-    with contextlib.suppress(OSError), open(path, "rb") as fp:
-        if fp.read(len(NPY_MAGIC)) != NPY_MAGIC:
-            return None
-        fp.seek(0)
-        try:
-            version = np.lib.format.read_magic(fp)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
-            shape = read_header(fp)[0]
-        except (ValueError, SyntaxError, TypeError) as exc:
-            raise ImageReadError(f"cannot read .npy header ({exc})", path) from None
-        if len(shape) not in (2, 3):
-            raise ImageReadError(f".npy array of shape {shape} is not an image (H x W or H x W x C, C <= 4)", path)
-        return tuple(shape[:2]) if len(shape) == 2 or shape[2] < 3 else (shape[0], shape[1], 3)
-    return None
-
-
-def _probe_tiff(path):
-    with contextlib.suppress(OSError), open(path, "rb") as fp:
-        if fp.read(4) in tiff.SIGNATURES:
-            fp.seek(0)
-            return tiff.probe_tiff(fp)
-    return None
-
-
 def read_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
     """Read an image into a :class:`~imgconv.imageio.Picture` of float32 pixels.
 
@@ -179,20 +106,23 @@ def read_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):
     >>> read_image(buf.getvalue()).pixels
     array([[0.2, 0.2]], dtype=float32)
     """
+    return read_by_kind(source, max_pixels, npy=_read_npy, tiff=_read_tiff, other=_read_with_pillow)
+
+
+def read_by_kind(source, max_pixels, *, npy, tiff, other):
+    """Open ``source`` and call the reader for what its first bytes say, as ``reader(fp, label,
+    max_pixels)``: ``npy``, else ``tiff`` (None from it means not for it), else ``other``."""
     label, fp = _open_source(source)
     with fp:
-        head = fp.read(len(NPY_MAGIC))
-        if not head:
-            raise ImageReadError("empty file (0 bytes)", label)
+        kind = sniff(fp, label)
+        if kind == "npy":
+            return npy(fp, label, max_pixels)
+        if kind == "tiff":
+            result = tiff(fp, label, max_pixels)
+            if result is not None:
+                return result
         fp.seek(0)
-        if head == NPY_MAGIC:
-            return _read_npy(fp, label, max_pixels)
-        if head[:4] in tiff.SIGNATURES:
-            picture = _read_tiff(fp, label, max_pixels)
-            if picture is not None:
-                return picture
-            fp.seek(0)
-        return _read_with_pillow(fp, label, max_pixels)
+        return other(fp, label, max_pixels)
 
 
 def _open_source(source):
@@ -218,6 +148,18 @@ def _open_source(source):
         raise _open_failure(exc, path) from None
 
 
+def sniff(fp, label):
+    """``"npy"``, ``"tiff"`` or None (a format for Pillow) from the first bytes of ``fp``, which is
+    left at its start; an empty file is refused."""
+    head = fp.read(len(NPY_MAGIC))
+    if not head:
+        raise ImageReadError("empty file (0 bytes)", label)
+    fp.seek(0)
+    if head == NPY_MAGIC:
+        return "npy"
+    return "tiff" if head[:4] in tiff.SIGNATURES else None
+
+
 def _open_failure(exc, path):
     """The ImageReadError for an OSError from opening ``path``."""
     if isinstance(exc, FileNotFoundError):
@@ -234,7 +176,8 @@ def _read_npy(fp, label, max_pixels):
                 f".npy array of shape {shape} is not an image (H x W or H x W x C, C <= 4)",
                 label)
         check_size(shape[1], shape[0], max_pixels, label)
-        if dtype not in (np.bool_, np.uint8, np.uint16) and not np.issubdtype(dtype, np.floating):
+        native = dtype.newbyteorder("=")  # either byte order (pixels_from_samples converts)
+        if native not in (np.bool_, np.uint8, np.uint16) and not np.issubdtype(native, np.floating):
             raise ImageReadError(f".npy dtype {dtype} is not supported "
                                  "(use uint8, uint16 or float)", label)
 
@@ -269,17 +212,25 @@ def _read_with_pillow(fp, label, max_pixels):
             str(w.message) for w in caught
             if not issubclass(w.category, Image.DecompressionBombWarning)))
         return picture
-    except ImgconvError:
-        raise
-    except Image.DecompressionBombError as exc:
+    except Exception as exc:  # noqa: BLE001 -- mapped to one message, or raised again
+        raise decoding_failure(exc, label, max_pixels, "image") from None
+
+
+def decoding_failure(exc, label, max_pixels, what):
+    """The exception to raise for ``exc`` from Pillow decoding ``what`` ("image", "frame") of
+    ``label``: an ImageReadError with one clear message, or ``exc`` itself (our own errors, bugs)."""
+    if isinstance(exc, ImgconvError):
+        return exc
+    if isinstance(exc, Image.DecompressionBombError):
         # Pillow refused in Image.open, before our check could run: same message as ours
-        raise pillow_refusal(exc, max_pixels, label) from None
-    except Image.UnidentifiedImageError:
-        raise ImageReadError("not a recognised image format", label) from None
-    except MemoryError:
-        raise ImageReadError("not enough memory to decode the image", label) from None
-    except _DECODE_ERRORS as exc:
-        raise ImageReadError(f"cannot decode image: {exc}", label) from None
+        return pillow_refusal(exc, max_pixels, label)
+    if isinstance(exc, Image.UnidentifiedImageError):
+        return ImageReadError("not a recognised image format", label)
+    if isinstance(exc, MemoryError):
+        return ImageReadError(f"not enough memory to decode the {what}", label)
+    if isinstance(exc, _DECODE_ERRORS):
+        return ImageReadError(f"cannot decode {what}: {exc}", label)
+    return exc
 
 
 def _decode(im, fp, label):
@@ -292,6 +243,11 @@ def _decode(im, fp, label):
         pixels, depth = pixels_from_samples(samples, label)
         pixels = orient(pixels, im.getexif().get(0x0112, 1))
     else:
+        if source_format == "TIFF":  # tifffile declined it: would Pillow get it wrong?
+            refusal, note = tiff.pillow_shortfall(im)
+            if refusal:
+                raise ImageReadError(refusal, label)
+            notes += [note] if note else []
         ImageOps.exif_transpose(im, in_place=True)  # loads the image
         pixels, depth, converted = _pixels_from_mode(im, label)
         if converted and icc:

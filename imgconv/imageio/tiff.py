@@ -5,7 +5,7 @@ grey+alpha, RGB or RGBA (alpha unassociated), with the ICC profile (tag 34675) a
 the resolution in dots per inch when given.
 
 Reading: :func:`read_tiff` decodes the first page when it is plain -- grey or RGB,
-optionally with one unassociated alpha, of 8/16/32-bit unsigned, 16/32-bit signed or
+optionally with one unassociated alpha, of 8/16/32-bit unsigned or signed, or
 floating-point samples, contiguous or planar, in a compression tifffile decodes by
 itself -- and otherwise answers None, leaving the file to Pillow (palette, CMYK,
 YCbCr, bilevel, LZW, JPEG, ..., and files tifffile finds fault with).  The metadata
@@ -50,8 +50,18 @@ def write_tiff(fp, samples, icc=None, dpi=None):
     """Write uint8, uint16 or float32 samples (H x W or H x W x C, C in 1..4) as a TIFF."""
     import tifffile
 
+    # a named handle: tifffile takes the name of a stream (an int for os.fdopen's) apart
+    with tifffile.FileHandle(fp, mode="wb", name="image.tif") as handle:
+        tifffile.imwrite(handle, samples, byteorder="<", **page_options(samples, icc, dpi))
+
+
+def page_options(samples, icc=None, dpi=None):
+    """The keyword arguments of tifffile's writers for one uncompressed page of ``samples``
+    (H x W or H x W x C): photometric, planar layout, alpha, ICC profile, resolution."""
     channels = 1 if samples.ndim == 2 else samples.shape[2]
-    options = {}
+    options = {"photometric": "minisblack" if channels <= 2 else "rgb",
+               "planarconfig": "contig" if channels > 1 else None,
+               "compression": None, "metadata": None, "software": False}
     if channels in (2, 4):
         options["extrasamples"] = ("unassalpha",)
     if dpi:
@@ -59,11 +69,7 @@ def write_tiff(fp, samples, icc=None, dpi=None):
         options["resolutionunit"] = "inch"
     if icc:  # InterColorProfile, UNDEFINED bytes (imwrite's iccprofile= is newer than 2024.1)
         options["extratags"] = [(34675, 7, len(icc), icc, True)]
-    # a named handle: tifffile takes the name of a stream (an int for os.fdopen's) apart
-    with tifffile.FileHandle(fp, mode="wb", name="image.tif") as handle:
-        tifffile.imwrite(handle, samples, photometric="minisblack" if channels <= 2 else "rgb",
-                         planarconfig="contig" if channels > 1 else None, byteorder="<",
-                         compression=None, metadata=None, software=False, **options)
+    return options
 
 
 def read_tiff(fp, check_size):
@@ -85,34 +91,89 @@ def read_tiff(fp, check_size):
     -------
     FirstPage or None
     """
+
+    with parsed(fp) as (tif, remarks):
+        if tif is None:
+            return None
+        try:
+            page = tif.pages[0]
+            plain = _is_plain(page) and not remarks
+        except Exception:  # noqa: BLE001 -- a page tifffile cannot describe
+            return None
+        if not plain:
+            return None
+        check_size(page.imagewidth, page.imagelength)
+        try:
+            samples = _contiguous_samples(page.asarray(maxworkers=1), page.shaped)
+            pages = len(tif.pages)
+        except Exception:  # noqa: BLE001 -- whatever the decoder raises on bad data
+            return None
+        if remarks:
+            return None
+        tags = page.tags
+        icc = tags.valueof(34675)
+        orientation = tags.valueof(274, 1)
+        return FirstPage(samples, icc if isinstance(icc, bytes) and icc else None, _dpi(tags),
+                         orientation if isinstance(orientation, int) else 1, pages)
+
+
+#: Pillow modes of 8 bits a sample (what it makes of samples it cannot hold exactly).
+_EIGHT_BIT_MODES = {"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "LAB", "HSV"}
+
+
+@contextlib.contextmanager
+def parsed(fp):
+    """``(tif, remarks)`` for a block: tifffile's TiffFile of ``fp`` (None when tifffile cannot
+    parse it) and the list that tifffile's log remarks go to meanwhile."""
     import tifffile
 
     with _tifffile_log() as remarks:
         try:
             tif = tifffile.TiffFile(fp)
         except Exception:  # noqa: BLE001 -- whatever tifffile raises on a file it cannot parse
-            return None
+            yield None, remarks
+            return
         with tif:
-            try:
-                page = tif.pages[0]
-                plain = _is_plain(page) and not remarks
-            except Exception:  # noqa: BLE001 -- a page tifffile cannot describe
-                return None
-            if not plain:
-                return None
-            check_size(page.imagewidth, page.imagelength)
-            try:
-                samples = _contiguous_samples(page.asarray(maxworkers=1), page.shaped)
-                pages = len(tif.pages)
-            except Exception:  # noqa: BLE001 -- whatever the decoder raises on bad data
-                return None
-            if remarks:
-                return None
-            tags = page.tags
-            icc = tags.valueof(34675)
-            orientation = tags.valueof(274, 1)
-            return FirstPage(samples, icc if isinstance(icc, bytes) and icc else None, _dpi(tags),
-                             orientation if isinstance(orientation, int) else 1, pages)
+            yield tif, remarks
+
+
+def pillow_shortfall(im):
+    """What Pillow's reading of an opened TIFF would get wrong: ``(refusal, note)``, each a message or None.
+
+    For TIFFs left to Pillow (:func:`read_tiff` declined them), when the 16-bit decoding
+    of :mod:`~imgconv.imageio.pillow16` did not apply.  Signed 8-bit samples would be read
+    as unsigned, and uncompressed planar samples of more than 8 bits as pairs of 8-bit
+    pixels: garbage, so refused.  Otherwise (libtiff decodes) samples of more than 8 bits
+    keep their high byte: the image is right but coarser, so a note says so.
+    """
+    tags = im.tag_v2
+    bits = max(tuple(tags.get(258) or (1,)))
+    if im.mode not in _EIGHT_BIT_MODES or bits <= 8 and 2 not in tuple(tags.get(339) or (1,)):
+        return None, None
+    why = _why_not_tifffile(tags.get(259))
+    if 2 in tuple(tags.get(339) or (1,)):
+        return f"signed {bits}-bit samples cannot be read exactly (Pillow would read them as unsigned){why}", None
+    if tags.get(284) == 2 and any(tile.codec_name == "raw" for tile in im.tile):
+        return f"planar {bits}-bit samples cannot be read exactly (Pillow misreads them){why}", None
+    return None, f"{bits}-bit samples were read with 8 bits each (Pillow keeps the high byte){why}"
+
+
+def _why_not_tifffile(compression):
+    """Why tifffile did not read the file, when it is the compression it cannot decode alone."""
+    import tifffile
+    from tifffile import TIFF
+
+    try:
+        known = compression in TIFF.DECOMPRESSORS
+    except Exception:  # noqa: BLE001 -- an odd code that tifffile's table cannot even look up
+        known = False
+    if known:
+        return ""
+    try:
+        name = tifffile.COMPRESSION(compression).name
+    except Exception:  # noqa: BLE001 -- a code tifffile does not know
+        name = str(compression)
+    return f"; tifffile would read them exactly, but needs the imagecodecs package for {name} compression"
 
 
 def probe_tiff(fp):
@@ -137,9 +198,8 @@ def _is_plain(page):
         return False
     if dtype is None or page.bitspersample != dtype.itemsize * 8:
         return False
-    if not (dtype.kind == "f" or (dtype.kind == "u" and dtype.itemsize in (1, 2, 4))
-            or (dtype.kind == "i" and dtype.itemsize in (2, 4))):
-        return False  # int8: Pillow reads it its own way; complex, 64-bit integers: nobody
+    if not (dtype.kind == "f" or (dtype.kind in "ui" and dtype.itemsize in (1, 2, 4))):
+        return False  # complex, 64-bit integers: nobody
     alpha = page.extrasamples == (2,)  # one unassociated alpha
     layout = (page.photometric, page.samplesperpixel - alpha, len(page.extrasamples) - alpha)
     return (layout in ((1, 1, 0), (2, 3, 0)) and page.fillorder == 1

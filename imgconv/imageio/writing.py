@@ -13,8 +13,11 @@ writes them by the destination's extension.  Integer formats get
   the alpha of a 32-bit BMP); GIF transparency is Pillow's (one palette entry).
 * Default JPEG/WebP quality is 92 (ImageMagick's default).
 * ICC profiles and DPI of ``like`` are kept where the format stores them (an RGB
-  profile is not put on a grey output, nor the reverse).
-* Files are written atomically (:mod:`~imgconv.imageio.atomic`).
+  profile is not put on a grey output, nor the reverse); a resolution or profile the
+  format cannot hold is dropped with a note, and an image larger than the format holds
+  is refused before encoding (:mod:`~imgconv.imageio.capacity`).
+* Files are written atomically (:mod:`~imgconv.imageio.atomic`); with
+  ``overwrite=False`` an existing file is never replaced, even one created meanwhile.
 
 Examples
 --------
@@ -29,15 +32,13 @@ Examples
 
 from __future__ import annotations
 
-import io
 import os
-import sys
 
 import numpy as np
 from PIL import Image
 
 from imgconv.errors import ImageWriteError
-from imgconv.imageio.atomic import guard, write_atomic
+from imgconv.imageio.capacity import check_size, storable_metadata
 from imgconv.imageio.picture import Picture, scale_integers, to_integer
 from imgconv.imageio.png16 import PNG_COMPRESS_LEVEL, png16_bytes
 from imgconv.imageio.tiff import write_tiff
@@ -61,7 +62,7 @@ _ICC_FORMATS = {"PNG", "JPEG", "TIFF", "WEBP"}
 _DPI_FORMATS = {"PNG", "JPEG", "TIFF", "BMP"}
 
 
-def write_image(dest, array, *, depth=None, like=None, quality=None, format=None):
+def write_image(dest, array, *, depth=None, like=None, quality=None, format=None, overwrite=True, notes=None):
     """Write pixels to an image file atomically (or to standard output).
 
     Parameters
@@ -82,11 +83,18 @@ def write_image(dest, array, *, depth=None, like=None, quality=None, format=None
     format : str, optional
         Output format (``"png"``, ``".tif"``, ``"JPEG"``, ...); default from the
         extension of ``dest``, or ``like.format`` when writing to a stream.
+    overwrite : bool
+        Replace an existing file at ``dest`` (atomically). False: an existing file, even
+        one created by another process while this one was encoding, is left as it is and
+        ImageWriteError ("output exists") is raised.
+    notes : list, optional
+        Receives a note (str) for each piece of metadata the format cannot store (dropped).
 
     Raises
     ------
     ImageWriteError
-        Unknown format, depth the format cannot hold, bad array, or an OS error.
+        Unknown format, depth the format cannot hold, an image larger than the format
+        holds, bad array, an existing file with ``overwrite=False``, or an OS error.
         No partial output is ever left at ``dest``.
 
     Examples
@@ -111,29 +119,52 @@ def write_image(dest, array, *, depth=None, like=None, quality=None, format=None
     if like is not None:
         source_depth = like.depth
     else:
-        source_depth = 16 if np.asarray(array).dtype == np.uint16 else 8
+        source_depth = 16 if np.asarray(array).dtype.newbyteorder("=") == np.uint16 else 8
     pixels = _as_float_pixels(array, label)
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
     depth = _resolve_depth(fmt, depth, source_depth, channels, label)
     if quality is not None and not (isinstance(quality, (int, np.integer)) and 1 <= quality <= 100):
         raise ImageWriteError(f"quality must be an integer in 1..100, not {quality!r}", label)
+    check_size(fmt, pixels.shape[0], pixels.shape[1], channels, label)
     icc = like.icc_profile if like is not None else None
-    dpi = like.dpi if like is not None else None
+    icc = icc if fmt in _ICC_FORMATS and _icc_fits(icc, channels) else None
+    dpi = like.dpi if like is not None and fmt in _DPI_FORMATS else None
+    icc, dpi, dropped = storable_metadata(fmt, icc, dpi)
+    if notes is not None:
+        notes.extend(dropped)
 
     def encode(fp):
         _encode(fp, fmt, pixels, depth, icc, dpi, quality or DEFAULT_QUALITY, label)
 
-    if to_stream:
-        buffer = io.BytesIO()
-        guard(encode, buffer, label)
-        stream = sys.stdout.buffer if isinstance(dest, str) else dest
-        try:
-            stream.write(buffer.getvalue())
-            stream.flush()
-        except OSError as exc:
-            raise ImageWriteError(f"cannot write output: {exc.strerror or exc}", label) from None
-    else:
-        write_atomic(label, encode)
+    from imgconv.imageio.destination import write_encoded
+
+    write_encoded(dest, encode, replace=overwrite)
+
+
+def check_output(dest=None, *, format=None, depth=None):
+    """Refuse, before any work, an output that cannot be written whatever the pixels.
+
+    ``dest`` is a path (its extension names the format) or None with ``format``; ``depth``
+    is refused only when the format holds it for no channel layout at all (float TIFF
+    holds grey only: that is known per image).  Returns the format's name.
+
+    Examples
+    --------
+    >>> check_output("out.png", depth=16)
+    'PNG'
+    >>> check_output(format="gif", depth=16)
+    Traceback (most recent call last):
+    ...
+    imgconv.errors.ImageWriteError: GIF cannot store depth 16 (use .png or .tif)
+    """
+    label = None if dest is None else os.fspath(dest)
+    fmt = _output_format(format, None, dest is None, label)
+    if depth is not None:
+        wanted = _normal_depth(depth, label)
+        if not any(_depth_allowed(fmt, wanted, channels) for channels in (1, 2, 3, 4)):
+            hint = " (use .npy)" if wanted == "float" else " (use .png or .tif)"
+            raise ImageWriteError(f"{fmt} cannot store depth {wanted}{hint}", label)
+    return fmt
 
 
 def _output_format(format, like, to_stream, label):
@@ -189,13 +220,18 @@ def _depth_allowed(fmt, depth, channels):
     return True
 
 
+def _normal_depth(depth, label):
+    normalised = {"8": 8, "16": 16, "32": "float", 32: "float", "float": "float"}.get(depth, depth)
+    if normalised not in (8, 16, "float"):
+        raise ImageWriteError(f"depth must be 8, 16 or 'float', not {depth!r}", label)
+    return normalised
+
+
 def _resolve_depth(fmt, depth, source_depth, channels, label):
     if depth is None:  # keep the source's precision as far as the format allows
         candidates = {16: (16, 8), 32: ("float", 16, 8)}.get(source_depth, (8,))
         return next(c for c in candidates if _depth_allowed(fmt, c, channels))
-    normalised = {"8": 8, "16": 16, "32": "float", 32: "float", "float": "float"}.get(depth, depth)
-    if normalised not in (8, 16, "float"):
-        raise ImageWriteError(f"depth must be 8, 16 or 'float', not {depth!r}", label)
+    normalised = _normal_depth(depth, label)
     if not _depth_allowed(fmt, normalised, channels):
         what = {1: "grey", 2: "grey+alpha", 3: "RGB", 4: "RGBA"}[channels]
         hint = " (use .npy)" if normalised == "float" else " (use .png or .tif)"
@@ -210,7 +246,8 @@ def _icc_fits(icc, channels):
 
 
 def _encode(fp, fmt, pixels, depth, icc, dpi, quality, label):
-    """Encode ``pixels`` (validated float array) into the open binary file ``fp``."""
+    """Encode ``pixels`` (validated float array) into the open binary file ``fp``, with the
+    ``icc`` and ``dpi`` the format can store (checked by the caller)."""
     channels = 1 if pixels.ndim == 2 else pixels.shape[2]
     if depth == "float":
         samples = np.ascontiguousarray(pixels, dtype=np.float32)
@@ -219,8 +256,6 @@ def _encode(fp, fmt, pixels, depth, icc, dpi, quality, label):
     if fmt == "NPY":
         np.save(fp, np.ascontiguousarray(samples), allow_pickle=False)
         return
-    icc = icc if fmt in _ICC_FORMATS and _icc_fits(icc, channels) else None
-    dpi = dpi if fmt in _DPI_FORMATS else None
     if fmt == "TIFF":
         write_tiff(fp, samples, icc, dpi)
         return

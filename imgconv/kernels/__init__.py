@@ -9,7 +9,8 @@ A *kernel spec* is what a user passes to ``-k/--kernel``:
   (text, one row per line), ``.npy`` (a 2-D numeric array) or ``.toml``, see
   :mod:`imgconv.kernels.files`;
 - an inline matrix, rows separated by ``;`` and values by ``,`` or spaces:
-  ``"0,-1,0; -1,5,-1; 0,-1,0"``, see :mod:`imgconv.kernels.parsing`.
+  ``"0,-1,0; -1,5,-1; 0,-1,0"``, or ImageMagick's ``"3x3: 0,-1,0,-1,5,-1,0,-1,0"``
+  (row-major), see :mod:`imgconv.kernels.parsing`.
 
 The modules: ``model`` (:class:`Kernel`, size limits), ``parsing`` (text),
 ``files`` (kernel files), ``presets`` (the preset table, NumPy-free) and
@@ -39,11 +40,12 @@ if TYPE_CHECKING:
     from imgconv.kernels.model import (
         KERNEL_EXTENSIONS,
         MAX_KERNEL_ELEMENTS,
+        MAX_KERNEL_MATRICES,
         MAX_KERNEL_SIDE,
         Kernel,
         is_separable,
     )
-    from imgconv.kernels.parsing import parse_matrix_text
+    from imgconv.kernels.parsing import parse_imagemagick_kernel, parse_matrix_text, spec_notes
 
 #: Public name -> the module of this package that defines it.
 _HOMES = MappingProxyType(
@@ -53,10 +55,13 @@ _HOMES = MappingProxyType(
         "list_presets": "describe",
         "describe_kernel": "describe",
         "parse_matrix_text": "parsing",
+        "parse_imagemagick_kernel": "parsing",
+        "spec_notes": "parsing",
         "is_separable": "model",
         "KERNEL_EXTENSIONS": "model",
         "MAX_KERNEL_SIDE": "model",
         "MAX_KERNEL_ELEMENTS": "model",
+        "MAX_KERNEL_MATRICES": "model",
         "MAX_KERNEL_FILE_BYTES": "files",
         "MAX_TOML_FILE_BYTES": "files",
     }
@@ -66,6 +71,7 @@ __all__ = [
     "KERNEL_EXTENSIONS",
     "MAX_KERNEL_ELEMENTS",
     "MAX_KERNEL_FILE_BYTES",
+    "MAX_KERNEL_MATRICES",
     "MAX_KERNEL_SIDE",
     "MAX_TOML_FILE_BYTES",
     "Kernel",
@@ -73,7 +79,9 @@ __all__ = [
     "is_separable",
     "list_presets",
     "load_kernel",
+    "parse_imagemagick_kernel",
     "parse_matrix_text",
+    "spec_notes",
 ]
 
 

@@ -103,13 +103,27 @@ def _format_matrix(m):
     return lines
 
 
+def _matrix_lines(m):
+    """The indented lines showing a matrix, or a 3-D kernel plane by plane (its centre planes when many)."""
+    if m.ndim == 2:
+        return ["  " + line for line in _format_matrix(m)]
+    z0 = max(0, m.shape[0] // 2 - _SHOW_MAX // 2) if m.shape[0] > _SHOW_MAX else 0
+    lines = []
+    if m.shape[0] > _SHOW_MAX:
+        lines.append(f"  (planes {z0}-{z0 + _SHOW_MAX - 1} of {m.shape[0]} shown)")
+    for z in range(z0, min(m.shape[0], z0 + _SHOW_MAX)):
+        lines.append(f"  plane z={z}:")
+        lines.extend("    " + line for line in _format_matrix(m[z]))
+    return lines
+
+
 def describe_kernel(kernel: Kernel) -> str:
     """A readable description of a kernel, as printed by ``imgconv kernels SPEC``.
 
     For each matrix: the values (exact where every value shown is exact,
-    otherwise all as decimals), size ``W x H``, sum and whether it is separable
-    (the engine's rank rule); then how the results combine, scale, offset and
-    normalize.
+    otherwise all as decimals; a 3-D kernel plane by plane), size ``W x H`` (or
+    ``W x H x D``), sum and whether it is separable (the engine's rank rule); then how
+    the results combine, scale, offset and normalize.
 
     Parameters
     ----------
@@ -143,9 +157,10 @@ def describe_kernel(kernel: Kernel) -> str:
         head = f"matrix {i} of {n}: " if n > 1 else ""
         rank = separable_rank(m)
         sep = "yes" if rank == 1 else (f"no (rank {rank}: {rank} separable pairs)" if rank < min(m.shape) else "no")
+        size = "x".join(str(side) for side in m.shape[::-1]) + (" (W x H x D)" if m.ndim == 3 else " (W x H)")
         lines.append("")
-        lines.append(f"{head}{m.shape[1]}x{m.shape[0]} (W x H), sum {_format_value(total)}, separable: {sep}")
-        lines.extend("  " + line for line in _format_matrix(m))
+        lines.append(f"{head}{size}, sum {_format_value(total)}, separable: {sep}")
+        lines.extend(_matrix_lines(m))
     lines.append("")
     combine = _COMBINE_TEXT[kernel.combine]
     lines.append(f"combine: {combine}" + (f" ({n} matrices)" if n > 1 else ""))

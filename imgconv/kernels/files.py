@@ -3,7 +3,9 @@
 The kind of a file is its extension. Text files hold a matrix in the format of
 :func:`imgconv.kernels.parsing.parse_matrix_text`; ``.npy`` files a 2-D real
 numeric array (no pickles; the header is checked before any data is read); TOML
-files the format of the shipped presets::
+files the format of the shipped presets. Each kind may also hold a 3-D kernel for
+volumes (:mod:`imgconv.kernels.volumetric`: text planes separated by ``---``, a 3-D
+``.npy``, TOML lists of planes)::
 
     description = "Sobel gradient magnitude"   # optional, one line
     combine = "magnitude"     # single | magnitude | sum | max (several kernels)
@@ -38,8 +40,17 @@ import math
 import numpy as np
 
 from imgconv.errors import KernelError
-from imgconv.kernels.model import COMBINE_MODES, KERNEL_EXTENSIONS, Kernel, _as_kernel_matrix, _check_shape
+from imgconv.kernels.model import (
+    COMBINE_MODES,
+    KERNEL_EXTENSIONS,
+    Kernel,
+    _as_kernel_matrix,
+    _check_shape,
+    _check_volume_shape,
+    check_matrix_count,
+)
 from imgconv.kernels.parsing import _parse_number, parse_matrix_text
+from imgconv.kernels.volumetric import has_plane_separator, is_nested_3d, parse_planes_text, toml_volume
 
 #: Kernel files larger than this are refused before they are read.
 MAX_KERNEL_FILE_BYTES = 64 * 2**20
@@ -54,7 +65,9 @@ _TOML_KERNEL_KEYS = ("matrix", "name", "description")
 
 
 def _toml_matrix(value, where, path):
-    """Validate a TOML matrix (list of equally long lists of numbers or fraction strings)."""
+    """Validate a TOML matrix (list of equally long lists of numbers or fraction strings), or a list of them."""
+    if is_nested_3d(value):
+        return toml_volume(value, where, path, _toml_matrix)
     if not isinstance(value, list) or not value:
         raise KernelError(f"{where} must be a non-empty list of rows (got {_toml_type(value)})", path=path)
     if not all(isinstance(row, list) for row in value):
@@ -117,6 +130,7 @@ def _parse_toml_kernel(data, path):
         tables = data["kernels"]
         if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
             raise KernelError("'kernels' must be a non-empty array of tables ([[kernels]])", path=path)
+        check_matrix_count(len(tables), "[[kernels]]", path)  # before any matrix is converted
         for i, table in enumerate(tables, 1):
             unknown = [k for k in table if k not in _TOML_KERNEL_KEYS]
             if unknown:
@@ -198,7 +212,7 @@ def _read_text(path, limit=None):
 
 
 def _load_npy(path):
-    """Load a 2-D real numeric .npy kernel, checking its header before reading any data."""
+    """Load a 2-D (or 3-D) real numeric .npy kernel, checking its header before reading any data."""
     from imgconv.imageio.npy import read_npy
 
     try:
@@ -211,11 +225,15 @@ def _load_npy(path):
     def check(shape, dtype):
         if dtype.kind not in "biuf":
             raise KernelError(f"kernel values must be real numbers (got dtype {dtype})", path=path)
-        if len(shape) != 2:
-            raise KernelError(f"a kernel must be a 2-D matrix (got {len(shape)}-D, shape {shape})", path=path)
-        if shape[0] == 0 or shape[1] == 0:
+        if len(shape) not in (2, 3):
+            raise KernelError(f"a kernel must be a 2-D matrix (got {len(shape)}-D, shape {shape}) "
+                              "or, for volumes, a 3-D one", path=path)
+        if 0 in shape:
             raise KernelError(f"the kernel is empty (shape {shape})", path=path)
-        _check_shape(shape[0], shape[1], "kernel file", path)
+        if len(shape) == 3:
+            _check_volume_shape(shape, "kernel file", path)
+        else:
+            _check_shape(shape[0], shape[1], "kernel file", path)
 
     arr = read_npy(path, check=check, error=lambda message, label: KernelError(message, path=label))
     return _as_kernel_matrix(arr, "kernel file", path)
@@ -247,7 +265,8 @@ def _load_file(spec, path):
         matrices, _names, _descs, options = _parse_toml_kernel(data, path)
         options.setdefault("description", f"from {path.name}")
         return _make_kernel(spec, matrices, path, **options)
-    matrix = parse_matrix_text(_read_text(path), source=path)
+    text = _read_text(path)
+    matrix = parse_planes_text(text, path) if has_plane_separator(text) else parse_matrix_text(text, source=path)
     return Kernel(spec, (matrix,), description=f"from {path.name}")
 
 

@@ -6,6 +6,8 @@ Examples
 (13, 13)
 >>> load_kernel("0,-1,0; -1,5,-1; 0,-1,0").name
 'inline'
+>>> load_kernel("3x3: 0,-1,0,-1,5,-1,0,-1,0").matrices[0][1].tolist()   # ImageMagick's form
+[-1.0, 5.0, -1.0]
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from pathlib import Path
 from imgconv.errors import KernelError
 from imgconv.kernels.files import _extension_message, _load_file, _path_state
 from imgconv.kernels.model import KERNEL_EXTENSIONS, Kernel, _as_kernel_matrix
-from imgconv.kernels.parsing import _looks_like_inline_matrix, _split_spec, parse_matrix_text
+from imgconv.kernels.parsing import (
+    _looks_like_inline_matrix,
+    _split_spec,
+    parse_imagemagick_kernel,
+    parse_matrix_text,
+)
 from imgconv.kernels.presets import build_preset, is_preset
 
 
@@ -61,6 +68,10 @@ def load_kernel(spec) -> Kernel:
     text = spec.strip()
     if not text:
         raise KernelError("empty kernel spec")
+    matrix = parse_imagemagick_kernel(text)
+    if matrix is not None:
+        h, w = matrix.shape
+        return Kernel("inline", (matrix,), description=f"{w}x{h} matrix (ImageMagick's form)")
     base = text.partition(":")[0].strip().lower()
     if is_preset(base):
         return build_preset(*_split_spec(text))

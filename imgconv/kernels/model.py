@@ -1,8 +1,8 @@
 """The :class:`Kernel` model: one filter, its matrices, how their results combine, and the size limits.
 
-Every matrix a kernel holds passed :func:`_as_kernel_matrix`: 2-D, non-empty, real,
-finite, within ``MAX_KERNEL_SIDE`` and ``MAX_KERNEL_ELEMENTS``, stored read-only as
-float64.
+Every matrix a kernel holds passed :func:`_as_kernel_matrix`: 2-D (or 3-D, a kernel for
+volumes: planes x rows x columns), non-empty, real, finite, within ``MAX_KERNEL_SIDE`` and
+``MAX_KERNEL_ELEMENTS``, stored read-only as float64.
 
 Examples
 --------
@@ -29,6 +29,9 @@ from imgconv.errors import KernelError
 MAX_KERNEL_SIDE = 4097
 #: Largest number of elements of one kernel matrix (2048 x 2048).
 MAX_KERNEL_ELEMENTS = 2**22
+#: Most matrices one kernel may combine (the largest preset, kirsch, has 8): each is one
+#: convolution of the whole image, so 20,000 of them would run for minutes.
+MAX_KERNEL_MATRICES = 64
 #: File extensions recognised as kernel files.
 KERNEL_EXTENSIONS = (".txt", ".csv", ".kernel", ".npy", ".toml")
 #: How the results of a kernel's matrices combine.
@@ -45,8 +48,9 @@ class Kernel:
         What the user asked for: ``"sobel"``, ``"gaussian:sigma=2.5"``, a file
         path such as ``"edges.txt"``, ``"inline"`` or ``"array"``.
     matrices : tuple of ndarray
-        One or more 2-D float64 arrays (stored read-only). A single 2-D array
-        is accepted and wrapped in a tuple.
+        One or more 2-D float64 arrays (stored read-only), or 3-D ones (Z x Y x X) for
+        volumes, all of one dimensionality. A single 2-D or 3-D array is accepted and
+        wrapped in a tuple.
     combine : str
         How the results of several matrices combine: ``"single"`` (exactly one
         matrix), ``"magnitude"`` (square root of the sum of squares),
@@ -79,11 +83,14 @@ class Kernel:
 
     def __post_init__(self):
         mats = self.matrices
-        if isinstance(mats, np.ndarray) and mats.ndim == 2:
+        if isinstance(mats, np.ndarray) and mats.ndim in (2, 3):
             mats = (mats,)
         if not isinstance(mats, (tuple, list)) or len(mats) == 0:
             raise KernelError(f"kernel {self.name!r}: matrices must be a non-empty tuple of 2-D arrays")
+        check_matrix_count(len(mats), f"kernel {self.name!r}")
         fixed = tuple(_as_kernel_matrix(m, f"kernel {self.name!r}") for m in mats)
+        if len({m.ndim for m in fixed}) > 1:
+            raise KernelError(f"kernel {self.name!r}: 2-D and 3-D matrices cannot be mixed in one kernel")
         if self.combine not in COMBINE_MODES:
             raise KernelError(
                 f"kernel {self.name!r}: combine must be one of {', '.join(COMBINE_MODES)} (got {self.combine!r})"
@@ -153,8 +160,13 @@ class Kernel:
 
     @property
     def shape(self) -> tuple:
-        """``(rows, columns)`` of the largest extent over all matrices."""
-        return (max(m.shape[0] for m in self.matrices), max(m.shape[1] for m in self.matrices))
+        """``(rows, columns)`` of the largest extent over all matrices; ``(planes, rows, columns)`` in 3-D."""
+        return tuple(max(m.shape[axis] for m in self.matrices) for axis in range(self.ndim))
+
+    @property
+    def ndim(self) -> int:
+        """2, or 3 for a kernel for volumes."""
+        return self.matrices[0].ndim
 
     def __eq__(self, other):
         if not isinstance(other, Kernel):
@@ -173,7 +185,7 @@ class Kernel:
         )
 
     def __repr__(self):
-        shapes = ", ".join(f"{m.shape[1]}x{m.shape[0]}" for m in self.matrices)
+        shapes = ", ".join("x".join(str(n) for n in m.shape[::-1]) for m in self.matrices)
         return (
             f"Kernel(name={self.name!r}, matrices=[{shapes}], combine={self.combine!r}, "
             f"scale={self.scale:g}, offset={self.offset:g}, normalize={self.normalize})"
@@ -183,6 +195,13 @@ class Kernel:
 def _count(n):
     """An integer for a message: exact up to 9 digits, else like ``6e+300``."""
     return str(n) if n < 10**9 else f"{float(n):.3g}"
+
+
+def check_matrix_count(count, what, path=None):
+    """Refuse a kernel of more than :data:`MAX_KERNEL_MATRICES` matrices (KernelError)."""
+    if count > MAX_KERNEL_MATRICES:
+        raise KernelError(f"{what}: {count} matrices in one kernel; at most {MAX_KERNEL_MATRICES} "
+                          "(chain several kernels with -k instead)", path=path)
 
 
 def _check_shape(rows, cols, what, path=None):
@@ -195,8 +214,16 @@ def _check_shape(rows, cols, what, path=None):
         )
 
 
+def _check_volume_shape(shape, what, path=None):
+    """Raise KernelError when a 3-D kernel of ``shape`` (planes, rows, columns) exceeds the bounds."""
+    if max(shape) > MAX_KERNEL_SIDE or math.prod(shape) > MAX_KERNEL_ELEMENTS:
+        size = "x".join(_count(n) for n in shape[::-1])
+        raise KernelError(f"{what}: kernel too large ({size}; at most {MAX_KERNEL_SIDE} planes, rows or columns "
+                          f"and {MAX_KERNEL_ELEMENTS} elements)", path=path)
+
+
 def _as_kernel_matrix(value, what, path=None):
-    """Validate one matrix: 2-D, non-empty, real numeric, finite, within bounds -> read-only float64."""
+    """Validate one matrix: 2-D (or 3-D), non-empty, real numeric, finite, within bounds -> read-only float64."""
     if isinstance(value, np.ndarray):
         arr = value
     else:
@@ -209,11 +236,15 @@ def _as_kernel_matrix(value, what, path=None):
             arr.dtype.kind, str(arr.dtype)
         )
         raise KernelError(f"{what}: kernel values must be real numbers (got {kind} data)", path=path)
-    if arr.ndim != 2:
-        raise KernelError(f"{what}: a kernel must be a 2-D matrix (got {arr.ndim}-D, shape {arr.shape})", path=path)
+    if arr.ndim not in (2, 3):
+        raise KernelError(f"{what}: a kernel must be a 2-D matrix (got {arr.ndim}-D, shape {arr.shape}) "
+                          "or, for volumes, a 3-D one", path=path)
     if arr.size == 0:
         raise KernelError(f"{what}: the kernel is empty (shape {arr.shape})", path=path)
-    _check_shape(arr.shape[0], arr.shape[1], what, path)
+    if arr.ndim == 3:
+        _check_volume_shape(arr.shape, what, path)
+    else:
+        _check_shape(arr.shape[0], arr.shape[1], what, path)
     with np.errstate(over="ignore", invalid="ignore"):
         arr = np.array(arr, dtype=np.float64, order="C", copy=True)
     if not np.isfinite(arr).all():
@@ -227,14 +258,21 @@ def separable_rank(matrix) -> int:
 
     The engine's own rule, :func:`imgconv.engine.separable.low_rank_factors`
     (SVD, components dropped while their worst-case error stays within budget),
-    so that what is reported is what runs.
+    so that what is reported is what runs. A 3-D kernel counts the (column x row) pairs of
+    :func:`imgconv.engine.nd_separable.axis_factors`: 1 for a product of three 1-D factors.
 
     Examples
     --------
     >>> import numpy as np
     >>> separable_rank(np.outer([1, 2, 1], [1, 0, -1])), separable_rank(np.eye(3))
     (1, 3)
+    >>> separable_rank(np.ones((3, 3, 3)))
+    1
     """
+    if np.ndim(matrix) == 3:
+        from imgconv.engine.nd_separable import axis_factors
+
+        return axis_factors(matrix).pairs
     return low_rank_factors(matrix)[0].shape[0]
 
 

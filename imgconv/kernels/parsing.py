@@ -12,6 +12,8 @@ Examples
 [[0.25, 0.5, 0.25]]
 >>> _split_spec("Gaussian: sigma=2")
 ('gaussian', {'sigma': '2'}, 'gaussian:sigma=2')
+>>> parse_imagemagick_kernel("2x3: 1,2, 3,4, 5,6").tolist()
+[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]
 """
 
 from __future__ import annotations
@@ -172,8 +174,78 @@ def parse_matrix_text(text, source=None) -> np.ndarray:
     return np.array(rows, dtype=np.float64)
 
 
+# ImageMagick's kernel geometry "WxH[+X+Y]:" (bounded digits: no backtracking on long specs)
+_IM_GEOMETRY_RE = re.compile(r"\s*(\d{1,6})\s*[xX]\s*(\d{1,6})\s*([+-]\d{1,6}[+-]\d{1,6})?\s*:", re.ASCII)
+
+
+def parse_imagemagick_kernel(text):
+    """ImageMagick's kernel string ``WxH: v,v,...`` (values row-major) as a matrix, or None
+    when ``text`` does not start with ``WxH:``.
+
+    Values are separated by commas and/or spaces; decimals and simple fractions. Raises
+    :class:`KernelError` for a wrong number of values, a bad value, or an origin ``+X+Y``
+    (imgconv anchors every kernel at ``(h // 2, w // 2)``).
+    """
+    match = _IM_GEOMETRY_RE.match(text)
+    if match is None:
+        return None
+    w, h = int(match.group(1)), int(match.group(2))
+    label = f"{w}x{h}:"
+    if match.group(3):
+        raise KernelError(f"{label} an origin ({match.group(3)}) is not supported: imgconv anchors a kernel "
+                          "at its centre (h // 2, w // 2); pad the kernel with zeros to move it")
+    if w < 1 or h < 1:
+        raise KernelError(f"{label} a kernel needs at least one row and one column")
+    _check_bounds(h, w, label)
+    tokens = text[match.end():].replace(",", " ").split(maxsplit=w * h)
+    if len(tokens) != w * h:
+        got = f"more than {w * h}" if len(tokens) > w * h else str(len(tokens))
+        raise KernelError(f"{label} needs {w * h} values ({w} x {h}, row by row), got {got}")
+    try:
+        values = [_parse_number(t) for t in tokens]
+    except ValueError as exc:
+        raise KernelError(f"{label} {exc}") from None
+    return np.array(values, dtype=np.float64).reshape(h, w)
+
+
+def _check_bounds(rows, cols, label):
+    if rows > MAX_KERNEL_SIDE or cols > MAX_KERNEL_SIDE or rows * cols > MAX_KERNEL_ELEMENTS:
+        raise KernelError(f"{label} kernel too large (more than {MAX_KERNEL_SIDE} rows or columns "
+                          f"or {MAX_KERNEL_ELEMENTS} elements)")
+
+
+def spec_notes(spec):
+    """Remarks on a kernel spec that is valid but probably not what was meant.
+
+    A flat inline list whose length is a square >= 9 is one row (as written), while
+    ImageMagick would read it as a square matrix.
+
+    Examples
+    --------
+    >>> spec_notes("1,2,1")
+    []
+    >>> print(spec_notes("1,2,3,4,5,6,7,8,9")[0])
+    kernel '1,2,3,4,5,6,7,8,9' is one row of 9 values (1x9); for a 3x3 matrix write '3x3: 1,2,3,4,5,6,7,8,9' \
+(ImageMagick's form) or separate the rows with ';'
+    """
+    if not isinstance(spec, str) or not _looks_like_inline_matrix(spec) or any(c in spec for c in ";\n\r"):
+        return []
+    text = spec.split("#", 1)[0].strip()
+    count = len(text.replace(",", " ").split())
+    side = math.isqrt(count)
+    if count < 9 or side * side != count:
+        return []
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    return [f"kernel {shown!r} is one row of {count} values (1x{count}); for a {side}x{side} matrix write "
+            f"'{side}x{side}: {shown}' (ImageMagick's form) or separate the rows with ';'"]
+
+
 def _split_spec(spec):
-    """``"gaussian: sigma=2, size=9"`` -> ``("gaussian", {"sigma": "2", "size": "9"}, canonical name)``."""
+    """``"gaussian: sigma=2, size=9"`` -> ``("gaussian", {"sigma": "2", "size": "9"}, canonical name)``.
+
+    A bare number after a value continues it: ``sigma=1,1,3`` gives ``{"sigma": "1,1,3"}``
+    (one value per axis).
+    """
     base, sep, rest = spec.partition(":")
     base = base.strip().lower()
     params = {}
@@ -183,6 +255,10 @@ def _split_spec(spec):
         for item in rest.split(","):
             key, eq, value = item.partition("=")
             key, value = key.strip().lower(), value.strip()
+            if not eq and params and _NUMBER_RE.fullmatch(key):  # another value of the last key
+                last = next(reversed(params))
+                params[last] += "," + key
+                continue
             if not eq or not key or not value:
                 raise KernelError(f"{base}: expected key=value in parameters (got {item.strip()!r})")
             if key in params:

@@ -52,12 +52,13 @@ PARAMETRIC_PRESETS = MappingProxyType(
         "box": ParametricPreset(
             "build_box",
             (("size", "any_size"),),
-            "Box (mean) filter, sum 1; size=3 (whole number)",
+            "Box (mean) filter, sum 1; size=3 (whole number; or x,y,z sizes, dims=3 for volumes)",
         ),
         "gaussian": ParametricPreset(
             "build_gaussian",
             (("sigma", "positive"), ("size", "odd_size")),
-            "Gaussian blur, sum 1, separable; sigma=1, size=2*ceil(3*sigma)+1 (odd)",
+            "Gaussian blur, sum 1, separable; sigma=1 (or x,y,z sigmas; dims=3 for volumes), "
+            "size=2*ceil(3*sigma)+1 (odd)",
         ),
         "unsharp": ParametricPreset(
             "build_unsharp",
@@ -67,7 +68,8 @@ PARAMETRIC_PRESETS = MappingProxyType(
         "log": ParametricPreset(
             "build_log",
             (("sigma", "positive"), ("size", "odd_size")),
-            "Laplacian of Gaussian, sum 0, centre negative; sigma=1, size=2*ceil(4*sigma)+1 (odd)",
+            "Laplacian of Gaussian, sum 0, centre negative; sigma=1 (or x,y,z; dims=3 for volumes), "
+            "size=2*ceil(4*sigma)+1 (odd)",
         ),
         "motion": ParametricPreset(
             "build_motion",
@@ -127,7 +129,15 @@ def is_preset(name):
 
 
 def build_preset(name, params, spec_name):
-    """The Kernel of preset ``name`` with the parameters ``params`` (text values), named ``spec_name``."""
+    """The Kernel of preset ``name`` with the parameters ``params`` (text values), named ``spec_name``.
+
+    ``dims=`` or one value per axis (``sigma=1,1,3``) build the kernel in
+    :mod:`imgconv.kernels.builders_nd` (3-D kernels for volumes).
+    """
+    if "dims" in params or any("," in value for value in params.values()):
+        from imgconv.kernels.builders_nd import build_axes_preset
+
+        return build_axes_preset(name, params, spec_name)
     preset = PARAMETRIC_PRESETS.get(name)
     if preset is None:
         return _build_static(name, params, spec_name)
