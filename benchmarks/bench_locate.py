@@ -36,7 +36,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
 
 import locate_cases as LC  # noqa: E402  (tests/ on the path above)
 
@@ -97,14 +96,14 @@ def time_cli(scene_path, template_path, runs):
     """Median wall seconds and median CPU seconds of the whole CLI process, and its JSON."""
     import json
 
-    command = [sys.executable, "-m", "imgconv", "match", str(scene_path), str(template_path),
-               "--angles", "full", "--scales", "0.8:1.25", "--json"]
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # the installed command, as users run it (not the checkout)
+    command = [str(Path(sys.executable).with_name("imgconv")), "match", str(scene_path),
+               str(template_path), "--angles", "full", "--scales", "0.8:1.25", "--json"]
     walls, cpus, report = [], [], None
     for _ in range(runs + 1):            # the first run warms the file cache and numba's
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        result = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+        result = subprocess.run(command, capture_output=True, text=True, check=True)
         walls.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)

@@ -27,6 +27,8 @@ import math
 
 import numpy as np
 
+from imgconv.locate import sampling
+
 #: Hypotheses whose box has at most this many pixels are sampled together with NumPy
 #: (at most BATCH_HYPOTHESES at a time); larger ones one by one with Pillow (same samples).
 BATCH_BOX_PIXELS = 1600
@@ -148,7 +150,7 @@ class WarpedTemplates:
         key = round(sigma * 20) / 20  # 0.05 px: closer blurs are indistinguishable here
         if key not in self._planes:
             h, w = self.shape
-            rows, cols = _gaussian_matrix(h, key), _gaussian_matrix(w, key)
+            rows, cols = sampling.gaussian_matrix(h, key), sampling.gaussian_matrix(w, key)
             arrays = np.stack([(rows @ plane @ cols.T) if key > 0 else plane
                                for plane in self.template]).astype(np.float32)
             self._planes[key] = (arrays, [_float_image(plane) for plane in arrays])
@@ -216,7 +218,7 @@ class WarpedTemplates:
         bb, aa = half_extent((h, w), scale, f)
         inside = (np.abs(dx) <= aa + 1e-6) & (np.abs(dy) <= bb + 1e-6)
         if self.user_mask is not None:
-            inside &= _bilinear(self.user_mask, b + dy, a + dx)[0] >= 0.5
+            inside &= sampling.bilinear(self.user_mask, b + dy, a + dx)[0] >= 0.5
         images = self._blurred(sigma)[1]
         values = np.empty((len(images), ny, nx))
         for c_, image in enumerate(images):
@@ -244,8 +246,8 @@ class WarpedTemplates:
                   & (np.arange(NY)[None, :, None] < sizes[:, 0, None, None]))
         rows, cols = b + dy, a + dx
         if self.user_mask is not None:
-            inside &= _bilinear(self.user_mask, rows, cols)[0] >= 0.5
-        values = _cubic(self._blurred(sigma)[0], rows, cols)        # (C, B, NY, NX)
+            inside &= sampling.bilinear(self.user_mask, rows, cols)[0] >= 0.5
+        values = sampling.cubic(self._blurred(sigma)[0], rows, cols)        # (C, B, NY, NX)
         # zero mean inside each mask, zero outside, and the norms: all at once
         counts = inside.sum(axis=(1, 2))
         m = inside[None]
@@ -302,7 +304,7 @@ class WarpedTemplates:
         dy = m10 * u[None, :] + m11 * v[:, None]
         inside = (np.abs(dx) <= a + 1e-6) & (np.abs(dy) <= b + 1e-6)
         if self.user_mask is not None:
-            inside &= _bilinear(self.user_mask, b + dy, a + dx)[0] >= 0.5
+            inside &= sampling.bilinear(self.user_mask, b + dy, a + dx)[0] >= 0.5
         values = np.stack([np.asarray(p.transform((nx, ny), Image.Transform.AFFINE, data,
                                                   resample=Image.Resampling.BICUBIC))
                            for p in self._blurred(template_blur(1, scale))[1]]).astype(np.float64)
@@ -319,78 +321,6 @@ def template_blur(f, scale):
     """
     variance = (f * f - 1) / (3 * scale * scale) + max(0.0, (1 / (scale * scale) - 1) / 12)
     return math.sqrt(variance)
-
-
-def _gaussian_matrix(n, sigma):
-    """(n, n) matrix of a Gaussian filter (truncated at 3 sigma, borders: nearest).
-
-    ``G @ x`` equals ``scipy.ndimage.gaussian_filter1d(x, sigma, mode="nearest",
-    truncate=3.0)`` (without importing ``scipy.ndimage``).
-
-    Examples
-    --------
-    >>> from scipy import ndimage
-    >>> x = np.random.default_rng(0).random(20)
-    >>> ref = ndimage.gaussian_filter1d(x, 1.7, mode="nearest", truncate=3.0)
-    >>> bool(np.abs(_gaussian_matrix(20, 1.7) @ x - ref).max() < 1e-12)
-    True
-    """
-    if sigma <= 0:
-        return np.eye(n)
-    radius = int(3.0 * sigma + 0.5)
-    offsets = np.arange(-radius, radius + 1)
-    taps = np.exp(-0.5 * (offsets / sigma) ** 2)
-    taps /= taps.sum()
-    rows = np.repeat(np.arange(n), len(offsets))
-    cols = np.clip(np.arange(n)[:, None] + offsets[None, :], 0, n - 1).ravel()
-    matrix = np.zeros((n, n))
-    np.add.at(matrix, (rows, cols), np.tile(taps, n))
-    return matrix
-
-
-def _cubic(planes, rows, cols):
-    """Cubic-convolution samples (a = -1, edges clamped: Pillow's affine BICUBIC) of
-    (C, h, w) planes at float ``rows, cols`` of any shape; returns (C,) + that shape."""
-    C, h, w = planes.shape
-    r0, c0 = np.floor(rows), np.floor(cols)
-    fr, fc = rows - r0, cols - c0
-    r0, c0 = r0.astype(np.intp), c0.astype(np.intp)
-    flat = planes.reshape(C, -1).astype(np.float64)
-    out = np.zeros((C,) + rows.shape)
-    wr = _cubic_weights(fr)
-    wc = _cubic_weights(fc)
-    for i in range(4):
-        ri = np.clip(r0 + (i - 1), 0, h - 1) * w
-        for j in range(4):
-            cj = np.clip(c0 + (j - 1), 0, w - 1)
-            out += (wr[i] * wc[j]) * flat[:, ri + cj]
-    return out
-
-
-def _cubic_weights(t):
-    """The four weights of cubic convolution (a = -1) for offsets -1, 0, 1, 2 from the floor."""
-    def near(x):   # |x| <= 1: (a + 2)|x|^3 - (a + 3)|x|^2 + 1
-        return (x - 2) * x * x + 1
-
-    def far(x):    # 1 < |x| < 2: a|x|^3 - 5a|x|^2 + 8a|x| - 4a
-        return ((-x + 5) * x - 8) * x + 4
-
-    return (far(1 + t), near(t), near(1 - t), far(2 - t))
-
-
-def _bilinear(planes, rows, cols):
-    """Bilinear samples (edges clamped) of (C, h, w) planes; returns (C,) + rows.shape."""
-    C, h, w = planes.shape
-    r0, c0 = np.floor(rows), np.floor(cols)
-    fr, fc = rows - r0, cols - c0
-    r0, c0 = r0.astype(np.intp), c0.astype(np.intp)
-    flat = planes.reshape(C, -1).astype(np.float64)
-    out = np.zeros((C,) + rows.shape)
-    for i, wr in ((0, 1 - fr), (1, fr)):
-        ri = np.clip(r0 + i, 0, h - 1) * w
-        for j, wc in ((0, 1 - fc), (1, fc)):
-            out += (wr * wc) * flat[:, ri + np.clip(c0 + j, 0, w - 1)]
-    return out
 
 
 def _float_image(plane):
