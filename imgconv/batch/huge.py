@@ -17,7 +17,7 @@ ordinary run (:func:`splits`).
 Examples
 --------
 >>> from imgconv.filtering import resolve_kernels
->>> stages = plan_stages((4000, 6000, 3), resolve_kernels(["gaussian:sigma=2"]))
+>>> stages = plan_stages((4000, 6000, 3), resolve_kernels(["gaussian:sigma=2"]), method="separable")
 >>> stages[0].depth, stages[0].steps[0].method
 ((6, 6), 'separable')
 >>> chunk_sides((4000, 6000), stages)
