@@ -240,9 +240,12 @@ def _stage(colour, stage, options):
                           correlate=options.correlate)
 
 
-def huge_samples(source, task, *, side=None, depth=None):
+def huge_samples(source, task, *, side=None, depth=None, name=None):
     """The Dask array of the output samples of ``task`` (a FilterTask) on ``source``, and its
-    chunk count: read, filtered and converted chunk by chunk wherever it is computed."""
+    chunk count: read, filtered and converted chunk by chunk wherever it is computed.
+
+    ``name`` names the source's chunks (default: a token of ``source``); every key of the
+    graph follows from it, so graphs of other names share no key."""
     import dask.array as da
 
     from imgconv.alpha import resolve_alpha_mode
@@ -259,7 +262,7 @@ def huge_samples(source, task, *, side=None, depth=None):
     stages = plan_stages(colour_shape, chain, method=options.method, correlate=options.correlate,
                          normalize=options.normalize)
     rows, cols = chunk_sides(source.shape, stages, side)
-    samples = da.from_array(source, chunks=(rows, cols) + source.shape[2:], asarray=True, lock=False,
+    samples = da.from_array(source, chunks=(rows, cols) + source.shape[2:], name=name, asarray=True, lock=False,
                             meta=np.empty((0,) * len(source.shape), source.dtype))
     pixels = samples.map_blocks(_pixels_block, dtype=np.float32, meta=np.empty((0, 0, 0), np.float32),
                                 **({} if samples.ndim == 3 else {"new_axis": 2}))
@@ -311,16 +314,32 @@ def filter_huge(source, task, dst, scheduler, *, overwrite=False, side=None, con
                              "(--max-pixels)", source.path)
     kind = output_kind(dst)
     channels = 1 if len(source.shape) == 2 else source.shape[2]
-    samples, chunks = huge_samples(source, task, side=side, depth=_output_depth(source, task, kind, channels, dst))
+    depth = _output_depth(source, task, kind, channels, dst)
+    samples, chunks = huge_samples(source, task, side=side, depth=depth)
     client = connect(scheduler, connect_timeout)
     try:
         if kind == "zarr":
             write_zarr(samples, Path(dst).absolute(), lambda graph: client.compute(graph).result(), overwrite)
         else:
-            write_tiled_tiff(samples, dst, lambda blocks: client.gather(client.compute(blocks)), overwrite)
+            def row(i):
+                return client.gather(client.compute(_row_blocks(source, task, side, depth, i)))
+
+            write_tiled_tiff(samples, dst, row, overwrite)
     finally:
         client.close()
     return chunks
+
+
+
+def _row_blocks(source, task, side, depth, i):
+    """The chunks of row ``i`` of :func:`huge_samples`, from a graph of their own (no key of it in
+    any other row's graph). Rows computed one after another from one graph resubmit the halo
+    tasks the previous row released, and distributed's scheduler can fail on a key it is still
+    forgetting (``KeyError``: seen in about one run in three with two FFT stages)."""
+    import uuid
+
+    samples, _ = huge_samples(source, task, side=side, depth=depth, name=f"huge-source-{uuid.uuid4().hex}")
+    return [samples.blocks[i, j] for j in range(samples.numblocks[1])]
 
 
 __all__ = ["HUGE_PIXELS", "CHUNK_SIDE", "RegionSource", "huge_source", "plan_stages", "chunk_sides",

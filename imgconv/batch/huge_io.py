@@ -184,7 +184,8 @@ def write_zarr(samples, dst, compute, overwrite):
 
 def write_tiled_tiff(samples, dst, gather, overwrite):
     """Write the Dask array ``samples`` as a tiled TIFF at ``dst``, one tile per chunk (its
-    sides rounded up to multiples of 16); ``gather(blocks)`` computes a row of chunks on the cluster."""
+    sides rounded up to multiples of 16); ``gather(i)`` computes row ``i`` of its chunks on the
+    cluster."""
     import tifffile
 
     from imgconv.imageio.atomic import write_atomic
@@ -195,7 +196,7 @@ def write_tiled_tiff(samples, dst, gather, overwrite):
 
     def tiles():
         for i in range(len(rows)):
-            for block in gather([samples.blocks[i, j] for j in range(len(cols))]):
+            for block in gather(i):
                 full = np.zeros(tile + block.shape[2:], block.dtype)
                 full[:block.shape[0], :block.shape[1]] = block
                 yield full
