@@ -26,6 +26,8 @@ Examples
 >>> [round(float(v), 3) for v in out[0, 0]]                     # white, a third opaque
 [1.0, 1.0, 1.0, 0.333]
 """
+import dataclasses
+
 import numpy as np
 
 from imgconv.alpha import join_alpha, premultiply, split_alpha, unpremultiply
@@ -93,6 +95,37 @@ def process_pixels(image, operate, *, has_alpha=None, alpha="keep", linear=False
     window : str
         What the note calls a pixel's neighbourhood: ``"kernel"`` or ``"PSF"``.
     """
+    notes = [] if notes is None else notes
+    prepared = prepare_pixels(image, has_alpha=has_alpha, alpha=alpha, linear=linear, channels=channels,
+                              valid=valid, notes=notes)
+    missing = _count_missing(prepared.stack)
+    colour, alpha_plane = _divided(operate(prepared.stack), prepared)
+    if missing:
+        notes.append(_missing_note(missing, _count_missing(colour), nan, valid is not None, window))
+    return _finished(colour, alpha_plane, prepared, absolute, scale, offset)
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """A picture's pixels ready for ``operate`` (:func:`prepare_pixels`): ``stack``, and what
+    :func:`finish_pixels` needs to undo the steps (the alpha plane, the YCbCr planes, whether
+    sRGB was decoded and alpha premultiplied)."""
+
+    stack: np.ndarray
+    alpha: np.ndarray = None
+    ycc: np.ndarray = None
+    decoded: bool = False
+    premultiplied: bool = False
+
+
+def prepare_pixels(image, *, has_alpha=None, alpha="keep", linear=False, channels="all", valid=None, notes=None,
+                   depth=None):
+    """Steps 1-5 of the module notes: the :class:`Prepared` stack ``operate`` receives.
+
+    ``depth`` is the source's (default ``image.depth``: 32 for a float source). Every step
+    works pixel by pixel, so a region of a picture prepares to the same region of the whole
+    picture's stack (``imgconv.batch.huge`` prepares chunks).
+    """
     if channels not in CHANNELS:
         raise ImgconvError(f"unknown --channels {channels!r} (choose from {', '.join(CHANNELS)})")
     notes = [] if notes is None else notes
@@ -106,7 +139,8 @@ def process_pixels(image, operate, *, has_alpha=None, alpha="keep", linear=False
     colour, alpha_plane = split_alpha(pixels, has_alpha)
     if colour.ndim == 3 and colour.shape[-1] == 1:
         colour = colour[..., 0]
-    decode = bool(linear) and getattr(image, "depth", None) != FLOAT_DEPTH
+    depth = getattr(image, "depth", None) if depth is None else depth
+    decode = bool(linear) and depth != FLOAT_DEPTH
     if linear and not decode:
         notes.append("--linear: a float picture is taken as linear light already (not decoded)")
     if decode:
@@ -127,27 +161,37 @@ def process_pixels(image, operate, *, has_alpha=None, alpha="keep", linear=False
         stack[~np.isfinite(stack).all(-1)] = np.nan
     else:
         stack = np.asarray(colour, np.float32)
-    missing = _count_missing(stack)
-    out = operate(stack)
-    if premultiplied:
-        alpha_plane = np.clip(out[..., -1], 0, 1)
-        colour = unpremultiply(out[..., :-1], alpha_plane)
-        if colour.shape[-1] == 1:
-            colour = colour[..., 0]
-    else:
-        colour = out
-    if missing:
-        notes.append(_missing_note(missing, _count_missing(colour), nan, valid is not None, window))
+    return Prepared(stack, alpha_plane, ycc, decode, premultiplied)
+
+
+def finish_pixels(out, prepared, *, absolute=False, scale=1.0, offset=0.0):
+    """Steps 7-8 of the module notes: the picture from ``operate``'s result ``out`` and the
+    :class:`Prepared` it worked on (pixel by pixel, as :func:`prepare_pixels`)."""
+    return _finished(*_divided(out, prepared), prepared, absolute, scale, offset)
+
+
+def _divided(out, prepared):
+    """Step 7: ``(colour, alpha plane)`` of ``operate``'s result."""
+    if not prepared.premultiplied:
+        return out, prepared.alpha
+    alpha_plane = np.clip(out[..., -1], 0, 1)
+    colour = unpremultiply(out[..., :-1], alpha_plane)
+    return (colour[..., 0] if colour.shape[-1] == 1 else colour), alpha_plane
+
+
+def _finished(colour, alpha_plane, prepared, absolute, scale, offset):
+    """Step 8."""
     if absolute:
         colour = np.abs(colour)
     if scale != 1:
         colour = colour * np.float32(scale)
     if offset:
         colour = colour + np.float32(offset)
-    if ycc is not None:
+    if prepared.ycc is not None:
+        ycc = prepared.ycc if prepared.ycc.flags.writeable else prepared.ycc.copy()
         ycc[..., 0] = colour
         colour = ycbcr_to_rgb(ycc)
-    if decode:
+    if prepared.decoded:
         colour = linear_to_srgb(colour)
     return join_alpha(colour, alpha_plane)
 

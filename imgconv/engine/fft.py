@@ -75,23 +75,59 @@ def correlate_fft(image, kernel, anchor, mode, cval, tile=None):
     >>> bool(np.abs(correlate_fft(img, k, (3, 2), "wrap", 0.0)[..., 0] - ref).max() < 1e-5)
     True
     """
-    from scipy import fft as sfft
-
-    H, W, C = image.shape
+    H, W, _ = image.shape
     h, w = kernel.shape
-    ty, tx, _ = tile if tile is not None else tile_plan((H, W), (h, w))
-    ny, nx = fft_shape(ty, h), fft_shape(tx, w)
-    ctype = np.float32 if np.abs(kernel).sum() <= 64 else np.float64
     rows = source_index(H, anchor[0], h - 1 - anchor[0], mode)  # padded position -> image row (-1: cval)
     cols = source_index(W, anchor[1], w - 1 - anchor[1], mode)
+
+    def block(y0, x0, oy, ox):
+        return gather_block(image, rows[y0:y0 + oy + h - 1], cols[x0:x0 + ox + w - 1], cval)
+
+    return _correlate_tiles(block, image.shape, kernel, tile if tile is not None else tile_plan((H, W), (h, w)))
+
+
+def transform_dtype(kernel):
+    """float32 transforms for a kernel of small absolute sum (error well under 1e-5), else float64."""
+    return np.float32 if np.abs(kernel).sum() <= 64 else np.float64
+
+
+def correlate_padded(padded, kernel, tile):
+    """The valid correlation of ``padded`` ((H + h - 1, W + w - 1, C), the image already extended
+    by its boundary mode) with ``kernel``: (H, W, C) float32, in the tiles ``tile`` gives
+    (``(ty, tx, work)`` of :func:`tile_plan`), from ``padded``'s first row and column on.
+
+    The same tiles over the same samples give the same bits as :func:`correlate_fft`: a part
+    of an image whose first row and column fall on tile corners of the whole image's plan,
+    with its margins, gives exactly the whole image's values there (``imgconv.batch.huge``
+    relies on it).
+    """
+    h, w = kernel.shape
+    shape = (padded.shape[0] - h + 1, padded.shape[1] - w + 1, padded.shape[2])
+
+    def block(y0, x0, oy, ox):
+        return padded[y0:y0 + oy + h - 1, x0:x0 + ox + w - 1]
+
+    return _correlate_tiles(block, shape, kernel, tile)
+
+
+def _correlate_tiles(block, shape, kernel, tile):
+    """The tile loop of :func:`correlate_fft`: ``block(y0, x0, oy, ox)`` gives the extended
+    samples an ``oy`` x ``ox`` tile at ``(y0, x0)`` reads (its rows and columns plus the kernel's)."""
+    from scipy import fft as sfft
+
+    H, W, C = shape
+    h, w = kernel.shape
+    ty, tx, _ = tile
+    ny, nx = fft_shape(ty, h), fft_shape(tx, w)
+    ctype = transform_dtype(kernel)
     spectrum = sfft.rfft2(kernel[::-1, ::-1].astype(ctype), s=(ny, nx))[:, :, None]
     out = np.empty((H, W, C), np.float32)
 
     def one_tile(origin):
         y0, x0 = origin
         oy, ox = min(ty, H - y0), min(tx, W - x0)
-        block = gather_block(image, rows[y0:y0 + oy + h - 1], cols[x0:x0 + ox + w - 1], cval)
-        prod = sfft.rfft2(block.astype(ctype, copy=False), s=(ny, nx), axes=(0, 1))  # channels interleaved
+        samples = block(y0, x0, oy, ox)
+        prod = sfft.rfft2(samples.astype(ctype, copy=False), s=(ny, nx), axes=(0, 1))  # channels interleaved
         prod *= spectrum
         res = sfft.irfft2(prod, s=(ny, nx), axes=(0, 1), overwrite_x=True)
         out[y0:y0 + oy, x0:x0 + ox] = res[h - 1:h - 1 + oy, w - 1:w - 1 + ox]
