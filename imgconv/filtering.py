@@ -43,26 +43,22 @@ def apply_kernel(pixels, kernel, *, mode="reflect", cval=0.0, method="auto", cor
 
     if normalize or kernel.normalize:
         kernel = kernel.normalized()
-    if nan is None:
-        results = (convolve(pixels, m, mode=mode, cval=cval, method=method, correlate=correlate)
-                   for m in kernel.matrices)
-    else:
-        results = (convolve_missing(pixels, m, nan=nan, mode=mode, cval=cval, method=method, correlate=correlate)
-                   for m in kernel.matrices)
-    return combine_results(kernel, results)
+
+    def result(m):
+        if nan is None:
+            return convolve(pixels, m, mode=mode, cval=cval, method=method, correlate=correlate)
+        return convolve_missing(pixels, m, nan=nan, mode=mode, cval=cval, method=method, correlate=correlate)
+
+    return combine(kernel, map(result, kernel.matrices))
 
 
-def combine_results(kernel, results):
-    """One result from the results of each of ``kernel``'s matrices (an iterable, combined as
-    they come: one result and the running total in memory, however many matrices): its combine
-    rule, then its scale and offset. float32, element by element, so a strip of rows combines
-    exactly as the whole image (:mod:`imgconv.stream.strips`). The results are overwritten.
+def combine(kernel, results):
+    """One Kernel's result from those of its matrices (an iterable, consumed in order): its
+    combine rule, then its scale and offset.
 
-    Examples
-    --------
-    >>> from imgconv.kernels import load_kernel
-    >>> combine_results(load_kernel("sobel"), [np.float32([3.0]), np.float32([4.0])])
-    array([5.], dtype=float32)
+    Combined as they come: one result and the running total in memory, however many matrices;
+    element by element, so a strip of rows combines exactly as the whole image
+    (:mod:`imgconv.stream.strips`). The results are overwritten.
     """
     out = None
     for result in results:
@@ -89,7 +85,8 @@ def applied_matrices(chain, normalize=False):
 
 
 def check_chain(chain, nan="propagate", normalize=False):
-    """Refuse a ``nan`` policy that is not one, or ``ignore`` for kernels that do not average."""
+    """Refuse a ``nan`` policy that is not one, or ``ignore`` for kernels that do not average
+    (for :func:`filter_image` and the strips of :mod:`imgconv.stream` alike)."""
     from imgconv.missing import check_averaging, check_nan_mode
 
     check_nan_mode(nan)
@@ -151,6 +148,7 @@ def filter_image(image, kernels, *, mode="reflect", cval=0.0, method="auto", cor
     [1.0, 1.0, 1.0, 0.111]
     """
     from imgconv.alpha import resolve_alpha_mode
+    from imgconv.engine.oneoff import charged_once
     from imgconv.missing import has_missing
     from imgconv.pixels import process_pixels
 
@@ -161,8 +159,10 @@ def filter_image(image, kernels, *, mode="reflect", cval=0.0, method="auto", cor
     def operate(planes):
         # finite pixels and finite kernels stay finite along the chain: check once
         policy = nan if has_missing(planes) else None
-        for kernel in chain:
-            planes = apply_kernel(planes, kernel, nan=policy, **opts)
+        # one load of the compiled loops serves the whole chain: charged once, not per kernel
+        with charged_once(planes.shape, applied_matrices(chain, normalize), method=method, correlate=correlate):
+            for kernel in chain:
+                planes = apply_kernel(planes, kernel, nan=policy, **opts)
         return planes
 
     with np.errstate(over="ignore", invalid="ignore"):  # float overflow gives infinity: no warning
@@ -172,15 +172,42 @@ def filter_image(image, kernels, *, mode="reflect", cval=0.0, method="auto", cor
                               scale=scale, offset=offset, notes=notes)
 
 
-def explain_filter(shape, kernels, *, method="auto", correlate=False, channels="all"):
-    """One line per kernel matrix: the method the engine would use on an image of ``shape``."""
-    from imgconv.engine import explain
+def filtered_planes(shape, channels="all", alpha="keep"):
+    """The shape of the planes the chain filters in a picture of ``shape`` (H x W [x C], alpha
+    last for 2 or 4 channels): colour, grey for ``channels='gray'``, luma for ``'luma'``, and
+    alpha as one more plane when ``alpha='premultiply'`` (already resolved).
 
+    Examples
+    --------
+    >>> filtered_planes((20, 30, 4)), filtered_planes((20, 30, 4), "luma", "premultiply")
+    ((20, 30, 3), (20, 30, 2))
+    """
     h, w = shape[:2]
-    c = 1 if channels == "gray" or len(shape) == 2 else shape[2]
+    c = 1 if len(shape) == 2 else shape[2]
+    has_alpha = c in (2, 4)
+    colour = c - has_alpha
+    if colour >= 3 and channels in ("gray", "luma"):
+        colour = 1
+    c = colour + (has_alpha and alpha == "premultiply")
+    return (h, w) if c == 1 else (h, w, c)
+
+
+def explain_filter(shape, kernels, *, method="auto", correlate=False, channels="all", alpha="auto", normalize=False):
+    """One line per kernel matrix: the method the engine would use on a picture of ``shape``
+    (H x W [x C]), for the planes it filters there (:func:`filtered_planes`)."""
+    from imgconv.alpha import resolve_alpha_mode
+    from imgconv.engine import explain
+    from imgconv.engine.oneoff import charged_once
+
+    chain = resolve_kernels(kernels)
+    matrices = applied_matrices(chain, normalize)
+    planes = filtered_planes(shape, channels, resolve_alpha_mode(alpha, matrices))
+    planes = planes if len(planes) == 3 else planes + (1,)
     lines = []
-    for kernel in resolve_kernels(kernels):
-        for i, m in enumerate(kernel.matrices):
-            label = kernel.name if len(kernel.matrices) == 1 else f"{kernel.name}[{i}]"
-            lines.append(f"{label}: {explain((h, w, c), m, method=method, correlate=correlate)}")
+    with charged_once(planes, matrices, method=method, correlate=correlate):  # the chain's one load
+        for kernel in chain:
+            applied = kernel.normalized() if normalize or kernel.normalize else kernel
+            for i, m in enumerate(applied.matrices):
+                label = kernel.name if len(kernel.matrices) == 1 else f"{kernel.name}[{i}]"
+                lines.append(f"{label}: {explain(planes, m, method=method, correlate=correlate)}")
     return lines

@@ -26,7 +26,7 @@ Examples
 >>> [round(float(v), 3) for v in out[0, 0]]                     # white, a third opaque
 [1.0, 1.0, 1.0, 0.333]
 """
-from dataclasses import dataclass
+import dataclasses
 
 import numpy as np
 
@@ -73,102 +73,6 @@ def _count_missing(planes):
     return int((bad.any(-1) if bad.ndim == 3 else bad).sum())
 
 
-@dataclass(frozen=True)
-class PixelSteps:
-    """The steps of :func:`process_pixels` resolved for one picture, to run on the whole picture
-    or on any rows of it: every step is element by element (per pixel), so rows prepared and
-    finished alone equal those rows of the whole (:mod:`imgconv.stream` relies on it).
-
-    ``premultiplied``: alpha is premultiplied (``alpha="premultiply"`` and the picture has
-    alpha); ``decode``: sRGB is decoded to linear light and encoded after.
-    """
-
-    has_alpha: bool
-    premultiplied: bool = False
-    decode: bool = False
-    channels: str = "all"
-    absolute: bool = False
-    scale: float = 1.0
-    offset: float = 0.0
-
-    def prepare(self, pixels, mask=None):
-        """Steps 1-5 on float pixels (H x W [x C]): ``(stack, alpha, ycc)``, the planes ``operate``
-        takes, the picture's alpha (None without) and the YCbCr whose luma is filtered (or None).
-        ``mask`` (H x W bool, True = valid) makes pixels missing."""
-        pixels = np.asarray(pixels, dtype=np.float32)
-        if pixels.ndim == 3 and pixels.shape[-1] == 1:
-            pixels = pixels[..., 0]
-        colour, alpha_plane = split_alpha(pixels, self.has_alpha)
-        if colour.ndim == 3 and colour.shape[-1] == 1:
-            colour = colour[..., 0]
-        if self.decode:
-            colour = srgb_to_linear(colour)
-        ycc = None
-        if colour.ndim == 3 and colour.shape[-1] >= 3 and self.channels == "gray":
-            colour = to_gray(colour)
-        elif colour.ndim == 3 and colour.shape[-1] >= 3 and self.channels == "luma":
-            ycc = rgb_to_ycbcr(colour[..., :3])
-            colour = np.ascontiguousarray(ycc[..., 0])
-        if mask is not None:
-            colour = np.where(mask if colour.ndim == 2 else mask[..., None], colour, np.float32(np.nan))
-        if self.premultiplied:
-            a = alpha_plane if mask is None else np.where(mask, alpha_plane, np.float32(np.nan))
-            stack = join_alpha(premultiply(colour, a), a)
-            stack[~np.isfinite(stack).all(-1)] = np.nan
-        else:
-            stack = np.asarray(colour, np.float32)
-        return stack, alpha_plane, ycc
-
-    def unpremultiplied(self, out, alpha_plane):
-        """Step 7 on ``operate``'s result: ``(colour, alpha)``, alpha the filtered one when premultiplied."""
-        if not self.premultiplied:
-            return out, alpha_plane
-        alpha_plane = np.clip(out[..., -1], 0, 1)
-        colour = unpremultiply(out[..., :-1], alpha_plane)
-        return (colour[..., 0] if colour.shape[-1] == 1 else colour), alpha_plane
-
-    def finish(self, colour, alpha_plane, ycc):
-        """Step 8: ``absolute``, ``scale`` and ``offset``, back from YCbCr, to sRGB, alpha joined."""
-        if self.absolute:
-            colour = np.abs(colour)
-        if self.scale != 1:
-            colour = colour * np.float32(self.scale)
-        if self.offset:
-            colour = colour + np.float32(self.offset)
-        if ycc is not None:
-            ycc[..., 0] = colour
-            colour = ycbcr_to_rgb(ycc)
-        if self.decode:
-            colour = linear_to_srgb(colour)
-        return join_alpha(colour, alpha_plane)
-
-
-def pixel_steps(shape, *, has_alpha=None, depth=None, alpha="keep", linear=False, channels="all",
-                absolute=False, scale=1.0, offset=0.0, notes=None):
-    """The :class:`PixelSteps` of :func:`process_pixels` for a picture of ``shape`` (H x W [x C])
-    and ``depth`` (``Picture.depth``; None for an array), with the note on ``linear`` for a
-    float picture appended to ``notes``.
-
-    Examples
-    --------
-    >>> pixel_steps((4, 4, 4), alpha="premultiply", linear=True, depth=8)
-    PixelSteps(has_alpha=True, premultiplied=True, decode=True, channels='all', absolute=False, scale=1.0, offset=0.0)
-    """
-    if channels not in CHANNELS:
-        raise ImgconvError(f"unknown --channels {channels!r} (choose from {', '.join(CHANNELS)})")
-    shape = tuple(shape)
-    if len(shape) == 3 and shape[-1] == 1:
-        shape = shape[:2]
-    if has_alpha is None:
-        has_alpha = len(shape) == 3 and shape[-1] in (2, 4)
-    has_alpha = bool(has_alpha) and len(shape) == 3 and shape[-1] >= 2
-    decode = bool(linear) and depth != FLOAT_DEPTH
-    if linear and not decode and notes is not None:
-        notes.append("--linear: a float picture is taken as linear light already (not decoded)")
-    return PixelSteps(has_alpha, alpha == "premultiply" and has_alpha, decode, channels, bool(absolute),
-                      scale, offset)
-
-
 def process_pixels(image, operate, *, has_alpha=None, alpha="keep", linear=False, channels="all",
                    nan="propagate", valid=None, absolute=False, scale=1.0, offset=0.0, notes=None,
                    window="kernel"):
@@ -192,19 +96,104 @@ def process_pixels(image, operate, *, has_alpha=None, alpha="keep", linear=False
         What the note calls a pixel's neighbourhood: ``"kernel"`` or ``"PSF"``.
     """
     notes = [] if notes is None else notes
+    prepared = prepare_pixels(image, has_alpha=has_alpha, alpha=alpha, linear=linear, channels=channels,
+                              valid=valid, notes=notes)
+    missing = _count_missing(prepared.stack)
+    colour, alpha_plane = _divided(operate(prepared.stack), prepared)
+    if missing:
+        notes.append(_missing_note(missing, _count_missing(colour), nan, valid is not None, window))
+    return _finished(colour, alpha_plane, prepared, absolute, scale, offset)
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """A picture's pixels ready for ``operate`` (:func:`prepare_pixels`): ``stack``, and what
+    :func:`finish_pixels` needs to undo the steps (the alpha plane, the YCbCr planes, whether
+    sRGB was decoded and alpha premultiplied)."""
+
+    stack: np.ndarray
+    alpha: np.ndarray = None
+    ycc: np.ndarray = None
+    decoded: bool = False
+    premultiplied: bool = False
+
+
+def prepare_pixels(image, *, has_alpha=None, alpha="keep", linear=False, channels="all", valid=None, notes=None,
+                   depth=None):
+    """Steps 1-5 of the module notes: the :class:`Prepared` stack ``operate`` receives.
+
+    ``depth`` is the source's (default ``image.depth``: 32 for a float source). Every step
+    works pixel by pixel, so a region of a picture prepares to the same region of the whole
+    picture's stack (``imgconv.batch.huge`` prepares chunks).
+    """
+    if channels not in CHANNELS:
+        raise ImgconvError(f"unknown --channels {channels!r} (choose from {', '.join(CHANNELS)})")
+    notes = [] if notes is None else notes
     if has_alpha is None:
         has_alpha = getattr(image, "has_alpha", None)
     pixels = np.asarray(image, dtype=np.float32)
-    steps = pixel_steps(pixels.shape, has_alpha=has_alpha, depth=getattr(image, "depth", None), alpha=alpha,
-                        linear=linear, channels=channels, absolute=absolute, scale=scale, offset=offset,
-                        notes=notes)
-    mask = None if valid is None else valid_mask(valid, pixels.shape)
-    stack, alpha_plane, ycc = steps.prepare(pixels, mask)
-    missing = _count_missing(stack)
-    colour, alpha_plane = steps.unpremultiplied(operate(stack), alpha_plane)
-    if missing:
-        notes.append(_missing_note(missing, _count_missing(colour), nan, valid is not None, window))
-    return steps.finish(colour, alpha_plane, ycc)
+    if pixels.ndim == 3 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    if has_alpha is None:
+        has_alpha = pixels.ndim == 3 and pixels.shape[-1] in (2, 4)
+    colour, alpha_plane = split_alpha(pixels, has_alpha)
+    if colour.ndim == 3 and colour.shape[-1] == 1:
+        colour = colour[..., 0]
+    depth = getattr(image, "depth", None) if depth is None else depth
+    decode = bool(linear) and depth != FLOAT_DEPTH
+    if linear and not decode:
+        notes.append("--linear: a float picture is taken as linear light already (not decoded)")
+    if decode:
+        colour = srgb_to_linear(colour)
+    ycc = None
+    if colour.ndim == 3 and colour.shape[-1] >= 3 and channels == "gray":
+        colour = to_gray(colour)
+    elif colour.ndim == 3 and colour.shape[-1] >= 3 and channels == "luma":
+        ycc = rgb_to_ycbcr(colour[..., :3])
+        colour = np.ascontiguousarray(ycc[..., 0])
+    mask = None if valid is None else valid_mask(valid, colour.shape)
+    if mask is not None:
+        colour = np.where(mask if colour.ndim == 2 else mask[..., None], colour, np.float32(np.nan))
+    premultiplied = alpha == "premultiply" and alpha_plane is not None
+    if premultiplied:
+        a = alpha_plane if mask is None else np.where(mask, alpha_plane, np.float32(np.nan))
+        stack = join_alpha(premultiply(colour, a), a)
+        stack[~np.isfinite(stack).all(-1)] = np.nan
+    else:
+        stack = np.asarray(colour, np.float32)
+    return Prepared(stack, alpha_plane, ycc, decode, premultiplied)
+
+
+def finish_pixels(out, prepared, *, absolute=False, scale=1.0, offset=0.0):
+    """Steps 7-8 of the module notes: the picture from ``operate``'s result ``out`` and the
+    :class:`Prepared` it worked on (pixel by pixel, as :func:`prepare_pixels`)."""
+    return _finished(*_divided(out, prepared), prepared, absolute, scale, offset)
+
+
+def _divided(out, prepared):
+    """Step 7: ``(colour, alpha plane)`` of ``operate``'s result."""
+    if not prepared.premultiplied:
+        return out, prepared.alpha
+    alpha_plane = np.clip(out[..., -1], 0, 1)
+    colour = unpremultiply(out[..., :-1], alpha_plane)
+    return (colour[..., 0] if colour.shape[-1] == 1 else colour), alpha_plane
+
+
+def _finished(colour, alpha_plane, prepared, absolute, scale, offset):
+    """Step 8."""
+    if absolute:
+        colour = np.abs(colour)
+    if scale != 1:
+        colour = colour * np.float32(scale)
+    if offset:
+        colour = colour + np.float32(offset)
+    if prepared.ycc is not None:
+        ycc = prepared.ycc if prepared.ycc.flags.writeable else prepared.ycc.copy()
+        ycc[..., 0] = colour
+        colour = ycbcr_to_rgb(ycc)
+    if prepared.decoded:
+        colour = linear_to_srgb(colour)
+    return join_alpha(colour, alpha_plane)
 
 
 def _missing_note(missing, empty, nan, masked, window):

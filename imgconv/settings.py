@@ -22,8 +22,16 @@ import importlib.util
 import os
 
 #: Measured cost of the first use of the compiled loops in a process: importing numba and
-#: loading the cached machine code of the loops (``benchmarks/bench_startup.py``).
+#: loading the cached machine code of the loops (``benchmarks/bench_startup.py``): 0.3 s on
+#: the quiet 2-core reference machine (issue 12); 0.42-0.52 s of CPU with the machine at a
+#: load of 8, where the loops before the single-signature rewrite measured the same.
 LOAD_MS = 300.0
+#: Measured cost of that first use while numba's cache is still empty (after an install):
+#: compiling the 2-D loops, 2.6-3.7 s of CPU on a quiet machine, 4.5 s at a load of 4
+#: (``benchmarks/bench_startup.py``; 17 s before the rewrite); the volume loops add 1.7 s.
+#: The command line charges it then (:func:`imgconv.loopcache.loop_cost_ms`) and compiles
+#: them in the background instead.
+COMPILE_MS = 3000.0
 
 
 def usable_cores():

@@ -21,8 +21,9 @@ Examples
 import numpy as np
 
 from imgconv.channels import LUMA, rgb_to_ycbcr, ycbcr_to_rgb
+from imgconv.engine.oneoff import charged_once
 from imgconv.errors import ImgconvError
-from imgconv.filtering import apply_kernel, filter_image, resolve_kernels
+from imgconv.filtering import applied_matrices, apply_kernel, filter_image, resolve_kernels
 
 #: The options of the 3-D path (those of :func:`imgconv.filter_image` it honours).
 VOLUME_OPTIONS = ("mode", "cval", "method", "correlate", "normalize", "scale", "offset", "channels")
@@ -71,12 +72,16 @@ def filter_volume(volume, kernels, *, has_alpha=None, **options):
     voxels = np.asarray(volume, dtype=np.float32)
     if voxels.ndim not in (3, 4):
         raise ImgconvError(f"a volume must be Z x Y x X or Z x Y x X x C (got shape {voxels.shape})")
+    once = dict(method=options.get("method", "auto"), correlate=options.get("correlate", False))
+    matrices = applied_matrices(chain, options.get("normalize", False))
     if all(k.ndim == 2 for k in chain):
         out = None
-        for z, plane in enumerate(voxels):
-            result = filter_image(plane, chain, has_alpha=has_alpha, **options)
-            out = np.empty((len(voxels),) + result.shape, np.float32) if out is None else out
-            out[z] = result
+        # one load of the compiled loops serves every plane (charged once: charged_once)
+        with charged_once(voxels.shape[1:], matrices, repeat=len(voxels), **once):
+            for z, plane in enumerate(voxels):
+                result = filter_image(plane, chain, has_alpha=has_alpha, **options)
+                out = np.empty((len(voxels),) + result.shape, np.float32) if out is None else out
+                out[z] = result
         return out
     opts = {k: options[k] for k in VOLUME_OPTIONS if k in options}
     channels = opts.pop("channels", "all")
@@ -88,8 +93,9 @@ def filter_volume(volume, kernels, *, has_alpha=None, **options):
     elif channels == "luma" and colour.shape[-1] >= 3:
         ycc = rgb_to_ycbcr(colour[..., :3])
         colour = np.ascontiguousarray(ycc[..., :1])
-    for kernel in chain:
-        colour = apply_kernel(colour, kernel, **opts)
+    with charged_once(colour.shape, matrices, **once):  # one load for the chain
+        for kernel in chain:
+            colour = apply_kernel(colour, kernel, **opts)
     if scale != 1:
         colour = colour * np.float32(scale)
     if offset:

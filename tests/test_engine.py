@@ -86,7 +86,9 @@ def test_low_rank_kernel_runs_as_few_separable_pairs():
     g1, g2 = np.exp(-x * x / 8.0), np.exp(-x * x / 18.0)
     dog = np.outer(g1, g1) / g1.sum() ** 2 - np.outer(g2, g2) / g2.sum() ** 2  # rank 2, 25x25
     plan = imgconv.explain((2160, 3840, 3), dog)
-    assert plan.rank == 2 and plan.method == "separable"
+    assert plan.rank == 2 and plan.costs["separable"] < plan.costs["direct"] / 4
+    if numba_installed():  # the compiled pairs beat the FFT; SciPy's passes do not (IMGCONV_NO_NUMBA=1)
+        assert plan.method == "separable"
     assert imgconv.explain((100, 100), np.outer([1, 2, 1], [1, 0, -1])).rank == 1
 
 

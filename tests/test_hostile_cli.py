@@ -332,7 +332,13 @@ def test_sigterm_gives_130_and_one_line_for_every_command(tmp_path, pics, comman
 
 _INTERRUPT_DURING_COMPILATION = """
 import os, signal, sys, threading, time
+import imgconv.loopcache as cache
 from imgconv.cli import run
+
+# with an empty cache a one-off command would leave the loops to a background process; here
+# they pay at once, so the foreground compiles them
+cache.loop_cost_ms = lambda: 0.0
+cache.warm_in_background = lambda *args, **kwargs: None
 
 def interrupt_when_compiling():
     while not any(t.name == "imgconv-compile" for t in threading.enumerate()):
@@ -718,7 +724,7 @@ def test_libjpeg_and_pillow_warnings_never_reach_stderr(tmp_path):
     done = subprocess.run(imgconv("filter", tmp_path / "big.tif", "-k", "blur", "--explain", "--max-pixels", "10",
                                   "-o", tmp_path / "o.png"), capture_output=True, timeout=60)
     lines = done.stderr.decode().splitlines()
-    assert done.returncode == 2 and lines[0] == "plan for 12000x10400 (%s):" % (tmp_path / "big.tif"), lines
+    assert done.returncode == 2 and lines[0] == "plan for 12000x10400 grey (%s):" % (tmp_path / "big.tif"), lines
     assert lines[-1].startswith("imgconv: error: ") and "image too large" in lines[-1]
     assert not any("Warning" in line for line in lines), lines
 
@@ -738,8 +744,8 @@ def test_a_warning_that_escapes_is_one_note(capsys, pics, tmp_path, monkeypatch,
         return warns
 
     if command == "filter":
-        # (combine_results: what the whole image and the strips, in their thread, both run)
-        monkeypatch.setattr(filtering, "combine_results", warning_first(filtering.combine_results))
+        # (combine: what the whole image and the strips, in their thread, both run)
+        monkeypatch.setattr(filtering, "combine", warning_first(filtering.combine))
         args, prefix = ["filter", str(pics / "a.png"), "-k", "blur", "-o", str(tmp_path / "o.png")], f"{pics / 'a.png'}: "
     else:
         monkeypatch.setattr(imgconv.match, "prepare_match", warning_first(imgconv.match.prepare_match))

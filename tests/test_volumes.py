@@ -128,10 +128,12 @@ def test_volume_rule_refusals():
 def test_explain_in_3d():
     g = load_kernel("gaussian:sigma=2,dims=3").matrices[0]
     plan = imgconv.explain((64, 256, 256), g)
-    assert plan.method == "separable" and plan.rank == 1 and plan.pairs == 1
+    assert plan.rank == 1 and plan.pairs == 1 and plan.costs["separable"] < plan.costs["direct"] / 10
+    assert plan.method == "separable" or not numba_installed()  # SciPy's passes and the FFT: by the threads
     assert "13x13x13 kernel" in str(plan) and set(plan.costs) == {"direct", "separable", "fft"}
     assert imgconv.explain((64, 256, 256), np.random.default_rng(0).random((21, 21, 21))).method == "fft"
-    assert imgconv.explain((64, 256, 256), np.random.default_rng(0).random((3, 3, 3))).method == "direct"
+    if numba_installed():  # scipy.ndimage's direct 3x3x3 against the FFT depends on the threads
+        assert imgconv.explain((64, 256, 256), np.random.default_rng(0).random((3, 3, 3))).method == "direct"
     assert imgconv.explain((8, 8, 8), g, method="fft").method == "fft"
 
 

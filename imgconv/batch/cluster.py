@@ -52,14 +52,25 @@ def run_on_cluster(jobs, fn, scheduler, record, connect_timeout):
             client.close(timeout=GRACE_SECONDS * 2)
 
 
+def worker_threads():
+    """Engine threads for a task on a Dask worker: the machine's cores shared among the
+    worker's task threads (all of them outside a worker)."""
+    from imgconv.settings import usable_cores
+
+    try:
+        from distributed import get_worker
+
+        return max(1, usable_cores() // max(1, get_worker().state.nthreads))
+    except (ImportError, ValueError):
+        return usable_cores()
+
+
 def _call_on_worker(fn, job):
     """A Dask task: share the worker machine's cores among the worker's task threads."""
-    from distributed import get_worker
-
     from imgconv.engine import warm_up
-    from imgconv.settings import usable_cores, use
+    from imgconv.settings import use
 
-    with use(threads=max(1, usable_cores() // max(1, get_worker().state.nthreads)), load_ms=0.0):
+    with use(threads=worker_threads(), load_ms=0.0):
         warm_up()
         return _call(fn, job)
 

@@ -107,8 +107,8 @@ def run_jobs(jobs, fn, *, workers=1, progress=None, scheduler=None, connect_time
         from imgconv.engine import warm_up
         from imgconv.settings import use
 
-        warm_up()  # one load of the compiled loops serves every image of the run
-        loaded = use(load_ms=0.0)
+        if warm_up():  # one load of the compiled loops serves every image of the run
+            loaded = use(load_ms=0.0)
     try:
         with loaded:
             if scheduler is not None:
@@ -161,9 +161,10 @@ def _call(fn, job):
         _BUSY.clear()
 
 
-def _init_worker(threads, parent):
-    """Worker process set-up: its share of the cores, signals left to the parent, and an end
-    when the parent (process ``parent``) dies.
+def _init_worker(threads, load_ms, parent):
+    """Worker process set-up: its share of the cores and the parent's cost of loading the
+    compiled loops, signals left to the parent, and an end when the parent (process
+    ``parent``) dies.
 
     Ctrl-C at a terminal reaches the whole process group; the parent decides what
     stops, so workers ignore SIGINT. The parent sends SIGTERM to a worker whose
@@ -179,8 +180,9 @@ def _init_worker(threads, parent):
     from imgconv.engine import warm_up
     from imgconv.settings import enter
 
-    enter(threads=threads, load_ms=0.0)  # its share of the cores; the loops load once, below
-    warm_up()
+    enter(threads=threads, load_ms=load_ms)  # its share of the cores and the parent's load cost
+    if warm_up():  # the loops load once and serve every image
+        enter(load_ms=0.0)
 
 
 def _interrupt_job(signum, frame):
@@ -256,7 +258,8 @@ def _start_pool(workers):
     # (numba's parallel loops) would abort inside its first parallel region
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
-                               initializer=_init_worker, initargs=(max(1, current().threads // workers), os.getpid()))
+                               initializer=_init_worker,
+                               initargs=(max(1, current().threads // workers), current().load_ms, os.getpid()))
 
 
 def _stop_pool(pool, pending, record):

@@ -76,12 +76,15 @@ def run(argv=None):
 
     from imgconv.cli.messages import say, warnings_as_notes
     from imgconv.errors import ImgconvError
-    from imgconv.settings import LOAD_MS, use
+    from imgconv.loopcache import loop_cost_ms
+    from imgconv.settings import current, use
 
     if threading.current_thread() is threading.main_thread():  # SIGTERM stops like Ctrl-C
         previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with use(load_ms=LOAD_MS), warnings_as_notes():  # a one-off command pays for loading the loops
+        # a one-off command pays for loading the compiled loops, or for compiling them while
+        # numba's cache is still empty (the computing commands then fill it in the background)
+        with use(load_ms=loop_cost_ms() if current().compiled else 0.0), warnings_as_notes():
             rv = _invoke(argv)
     except ImgconvError as exc:
         fail(exc, exc.exit_code)

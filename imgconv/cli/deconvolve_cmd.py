@@ -56,6 +56,7 @@ def command(ctx, inputs, psf_spec, method, balance, iterations, mode, cval, chan
     from imgconv.deconvolve import check_balance, load_psf
     from imgconv.errors import ImgconvError
     from imgconv.kernels import spec_notes
+    from imgconv.loopcache import warm_in_background
     from imgconv.missing import check_averaging
     from imgconv.tasks import DeconvolveOptions, DeconvolveTask
 
@@ -73,6 +74,7 @@ def command(ctx, inputs, psf_spec, method, balance, iterations, mode, cval, chan
         notes.append(f"--psf {psf_spec} has negative taps: it is not a blur (a blur's PSF is >= 0 everywhere), "
                      "so deconvolving it does not sharpen")
     common.echo_notes(notes, quiet)
+    warm_in_background()
     # a bar per image only for one input: a batch has its own bar, workers must not draw
     single = len(inputs) == 1 and not Path(inputs[0]).is_dir()
     bar = LazyBar(one_line(f"deconvolving {Path(inputs[0]).name}")) if single and not quiet and sys.stderr.isatty() \

@@ -32,7 +32,8 @@ from imgconv.cli.common import (
 @click.option("--offset", type=SCALED, default=0.0, show_default=True,
               help="Then add this (fraction of full scale: 0.5 = mid grey).")
 @pixel_options
-@click.option("--explain", is_flag=True, help="Print the method chosen for each kernel (to stderr).")
+@click.option("--explain", is_flag=True, help="Print the method chosen for each kernel, for each input size "
+              "(to stderr).")
 @stack_options
 @output_options("<stem>.<kernel>.<ext>")
 @click.pass_context
@@ -56,6 +57,7 @@ def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scal
     """
     from imgconv.filtering import applied_matrices, resolve_kernels
     from imgconv.kernels import spec_notes
+    from imgconv.loopcache import warm_in_background
     from imgconv.missing import check_averaging
     from imgconv.stream.budget import one_malloc_arena
     from imgconv.tasks import FilterOptions, FilterTask
@@ -67,40 +69,48 @@ def command(ctx, inputs, kernels, mode, cval, correlate, method, normalize, scal
             check_averaging(applied_matrices([kernel], normalize), kernel.name)
     check_valid(valid, max_pixels)
     echo_notes([note for spec in kernels for note in spec_notes(spec)], quiet)
+    warm_in_background()
+    suffix = "+".join(k.slug for k in chain)
     if explain:
-        _explain(inputs, chain, method, correlate, channels, volume or any(k.ndim == 3 for k in chain))
+        from imgconv.cli.explain import print_explain
+
+        print_explain(inputs, chain, output=output, suffix=suffix, recursive=recursive, glob=glob_pattern,
+                      method=method, correlate=correlate, channels=channels, alpha=alpha, normalize=normalize,
+                      volume=volume or any(k.ndim == 3 for k in chain))
     options = FilterOptions(mode=mode, cval=cval, method=method, correlate=correlate, normalize=normalize,
                             scale=scale, offset=offset, channels=channels, alpha=alpha, linear=linear, nan=nan,
                             valid=None if valid is None else os.path.abspath(valid), absolute=absolute)
     task = FilterTask(kernels=tuple(chain), options=options,
                       output=output_settings(depth, quality, fmt, max_pixels, background, frames, volume,
                                              max_memory=max_memory))
-    run_batch(ctx, inputs, task, suffix="+".join(k.slug for k in chain), output=output, fmt=fmt,
+    if scheduler is not None and _filter_huge(inputs, task, suffix, output, scheduler, overwrite, skip_existing,
+                                              quiet):
+        return
+    run_batch(ctx, inputs, task, suffix=suffix, output=output, fmt=fmt,
               recursive=recursive, glob_pattern=glob_pattern, overwrite=overwrite, skip_existing=skip_existing,
               jobs=jobs, scheduler=scheduler, quiet=quiet, label="filtering", as_json=as_json)
 
 
-def _explain(inputs, chain, method, correlate, channels, volume):
-    """Print the planned method per kernel for the first input's size (a volume's, for volumes)."""
+def _filter_huge(inputs, task, suffix, output, scheduler, overwrite, skip_existing, quiet):
+    """One huge input split across the cluster (see :mod:`imgconv.batch.huge`); False when the
+    run is an ordinary one."""
     from pathlib import Path
 
-    from imgconv.cli.messages import one_line
-    from imgconv.filtering import explain_filter
-    from imgconv.volume_filter import explain_volume_filter
+    from imgconv.batch.huge import default_output, filter_huge, huge_source
+    from imgconv.cli.messages import note
 
-    shape = (64, 512, 512) if volume else (1080, 1920, 3)
-    first = next((i for i in inputs if i != "-" and Path(i).is_file()), None)
-    if first is not None:
-        from imgconv.errors import ImgconvError
-        from imgconv.imageio import probe_shape
-        from imgconv.imageio.volume import probe_volume
-
-        try:
-            shape = probe_volume(first) if volume else probe_shape(first)
-        except ImgconvError:  # the run itself reports an unreadable file
-            first = None
-    size = f"volume {shape[2]}x{shape[1]}x{shape[0]}" if volume else f"{shape[1]}x{shape[0]}"
-    click.echo(one_line(f"plan for {size}" + (f" ({first})" if first else " (no file: assumed)") + ":"), err=True)
-    explain = explain_volume_filter if volume else explain_filter
-    for line in explain(shape, chain, method=method, correlate=correlate, channels=channels):
-        click.echo("  " + one_line(line), err=True)
+    source = huge_source(inputs, task)
+    if source is None:
+        return False
+    if output == "-":
+        raise click.UsageError("stdin and stdout cannot be used with --scheduler")
+    dst = Path(output) if output is not None else default_output(source, suffix)
+    if dst.exists() and skip_existing:
+        if not quiet:
+            note(f"{dst}: exists, skipped")
+        return True
+    chunks = filter_huge(source, task, dst, scheduler, overwrite=overwrite)
+    if not quiet:
+        h, w = source.shape[:2]
+        note(f"{inputs[0]}: {w}x{h} filtered in {chunks} chunks on the cluster")
+    return True

@@ -97,6 +97,7 @@ def command(ctx, image, template, max_matches, threshold, min_distance, as_json,
     from imgconv.cli.messages import note, say
     from imgconv.errors import MatchError
     from imgconv.imageio import read_image, write_image
+    from imgconv.loopcache import warm_in_background
     from imgconv.match import find_matches, match_multiscale, match_template, prepare_match, scores_at_best_scale
 
     outputs = {"--annotate": annotate_path, "--heatmap": heatmap_path, "--scores": scores_path}
@@ -106,6 +107,7 @@ def command(ctx, image, template, max_matches, threshold, min_distance, as_json,
     _refuse_overwriting_inputs((image, template, mask_path), (annotate_path, heatmap_path, scores_path))
     if min_distance is not None and max_matches == 1:
         note("--min-distance is used only with -n/--max-matches above 1: ignored")
+    warm_in_background()
     picture = read_image(image)
     pattern = read_image(template)
     mask_picture = read_image(mask_path) if mask_path else None

@@ -54,7 +54,8 @@ def deconvolve(image, psf, *, method="wiener", balance=None, iterations=30, prog
         Richardson-Lucy iterations (ignored by Wiener).
     progress : callable or None
         Called as ``progress(done, total)`` after each Richardson-Lucy
-        iteration of each channel (``total = iterations * channels``).
+        iteration, which restores every channel (``done`` counts iterations x
+        channels, ``total = iterations * channels``).
     mode : {'reflect', 'mirror', 'nearest', 'wrap', 'constant'}
         The border model: how the sharp picture went on past its border when it was
         blurred (scipy.ndimage's meanings; ``cval`` for ``constant``). The image is
@@ -121,18 +122,17 @@ def deconvolve(image, psf, *, method="wiener", balance=None, iterations=30, prog
 
     plan = Extension(img.shape[:spatial], kernel, mode, cval)
     channels = planes.shape[-1]
+    if method == "richardson-lucy":  # all channels at once: each step convolves the interleaved channels once
+
+        def step(i):
+            if progress is not None:
+                progress(i * channels, iterations * channels)
+
+        restored = richardson_lucy(plan, planes, iterations, balance or 0.0, step)
+        return np.ascontiguousarray(restored, dtype=np.float32).reshape(img.shape)
     out = np.empty(planes.shape, np.float32) if channels > 1 else None  # one channel: its result itself
     for c in range(channels):
-        if method == "wiener":
-            restored = wiener(plan, planes[..., c], balance)
-        else:
-            done = c * iterations
-
-            def step(i, done=done):
-                if progress is not None:
-                    progress(done + i, iterations * channels)
-
-            restored = richardson_lucy(plan, planes[..., c], iterations, balance or 0.0, step)
+        restored = wiener(plan, planes[..., c], balance)
         if out is None:
             return np.ascontiguousarray(restored, dtype=np.float32).reshape(img.shape)
         out[..., c] = restored

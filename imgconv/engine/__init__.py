@@ -9,18 +9,24 @@ from imgconv.engine.operands import as_kernel, oriented, real_array
 from imgconv.engine.planner import METHODS, MethodPlan, plan_method
 from imgconv.errors import EngineError
 
-__all__ = ["convolve", "explain", "MethodPlan", "MODES", "METHODS", "warm_up"]
+__all__ = ["convolve", "convolver", "explain", "MethodPlan", "MODES", "METHODS", "warm_up"]
 
 
 def warm_up():
-    """Load the compiled loops now, when the current settings allow them.
+    """Load the compiled loops now when the current settings allow them and charge no more
+    than loading them from numba's cache (``load_ms <= LOAD_MS``); True when loaded.
 
     Batch workers call this once, then run with ``load_ms=0``: the load serves every image.
+    While the cache is still empty a command charges the compilation instead, and its
+    workers leave the choice to the planner, image by image.
     """
     from imgconv.engine import _compiled
+    from imgconv.settings import LOAD_MS, current
 
-    if _compiled.enabled():
+    if _compiled.enabled() and current().load_ms <= LOAD_MS:
         _compiled.loops()
+        return True
+    return False
 
 
 def _as_image(image):
@@ -93,31 +99,60 @@ def convolve(image, kernel, *, mode="reflect", cval=0.0, method="auto", correlat
     >>> convolve(np.ones((4, 5, 6)), np.ones((3, 3, 3)) / 27).shape   # a 3-D kernel: a volume
     (4, 5, 6)
     """
-    from imgconv.engine.direct import correlate_direct
-    from imgconv.engine.fft import correlate_fft
-    from imgconv.engine.separable import correlate_separable, low_rank_factors
     from imgconv.engine.volume import convolve_volume, wants_volume
 
     if wants_volume(image, kernel, volume):
         with np.errstate(over="ignore", invalid="ignore"):
             return convolve_volume(image, kernel, mode=mode, cval=cval, method=method, correlate=correlate)
     img = _as_image(image)
+    return convolver(img.shape, kernel, mode=mode, cval=cval, method=method, correlate=correlate)(img)
+
+
+def convolver(shape, kernel, *, mode="reflect", cval=0.0, method="auto", correlate=False):
+    """:func:`convolve` for many images of one ``shape`` (H x W or H x W x C; volumes go through
+    :func:`convolve`): the kernel is checked, factored and planned once, and the returned
+    function applies that plan to each image it is given (what an iterative method such as
+    Richardson-Lucy calls many times).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.arange(20, dtype=np.float32).reshape(4, 5)
+    >>> blur = convolver(img.shape, [[1, 2, 1]], mode="wrap")
+    >>> bool(np.array_equal(blur(img), convolve(img, [[1, 2, 1]], mode="wrap")))
+    True
+    """
+    from imgconv.engine.direct import correlate_direct
+    from imgconv.engine.fft import correlate_fft
+    from imgconv.engine.separable import correlate_separable, low_rank_factors
+
+    shape = tuple(int(n) for n in shape)
+    if len(shape) not in (2, 3):
+        raise EngineError(f"a convolver takes H x W or H x W x C images (got shape {shape})")
     check_mode(mode)
     k, anchor = oriented(as_kernel(kernel, 2), correlate)
     cval = float(cval)
-    grey = img.ndim == 2
-    x = img[..., None] if grey else img
-    if x.dtype != np.float32:
-        x = x.astype(np.float32)
-    if x.size == 0:
-        return np.zeros(img.shape, np.float32)
+    grey = len(shape) == 2
+    planes = shape + (1,) if grey else shape
     factors = low_rank_factors(k)
-    plan = plan_method(x.shape, k, method, factors)
-    with np.errstate(over="ignore", invalid="ignore"):  # float overflow gives infinity, as in SciPy: no warning
-        if plan.method == "direct":
-            out = correlate_direct(x, k, anchor, mode, cval, plan.compiled)
-        elif plan.method == "separable":
-            out = correlate_separable(x, factors, anchor, mode, cval, plan.compiled)
-        else:
-            out = correlate_fft(x, k, anchor, mode, cval, plan.tile)
-    return out[..., 0] if grey else out
+    plan = plan_method(planes, k, method, factors) if 0 not in planes else None
+
+    def apply(image):
+        img = _as_image(image)
+        if img.shape != shape:
+            raise EngineError(f"this convolver takes images of shape {shape}, not {img.shape}")
+        x = img[..., None] if grey else img
+        if x.dtype != np.float32:
+            x = x.astype(np.float32)
+        if plan is None:
+            return np.zeros(img.shape, np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):  # float overflow gives infinity, as in SciPy: no warning
+            if plan.method == "direct":
+                out = correlate_direct(x, k, anchor, mode, cval, plan.compiled)
+            elif plan.method == "separable":
+                out = correlate_separable(x, factors, anchor, mode, cval, plan.compiled)
+            else:
+                out = correlate_fft(x, k, anchor, mode, cval, plan.tile)
+        return out[..., 0] if grey else out
+
+    return apply

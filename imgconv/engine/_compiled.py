@@ -4,8 +4,8 @@ Whether they may be used is :attr:`imgconv.settings.Settings.compiled` (False wi
 numba or with ``IMGCONV_NO_NUMBA=1``); :func:`loops` imports them on first use, which
 costs about :data:`imgconv.settings.LOAD_MS`.
 
-Compiling a loop (the first call with new argument types, or loading it from numba's
-cache) runs in a helper thread while the caller waits: numba and LLVM swallow a
+Compiling the loops (numba compiles each module's loops, or loads them from its cache,
+when the module is first imported) runs in a helper thread while the caller waits: numba and LLVM swallow a
 KeyboardInterrupt raised inside their callbacks (Ctrl-C or SIGTERM during the first
 compilation went unnoticed, or broke the compiler), whereas a waiting caller receives
 it at once. The compilation then finishes, or dies with the process, in the background.
@@ -18,6 +18,7 @@ Examples
 False
 """
 import importlib
+import sys
 import threading
 
 from imgconv.settings import current
@@ -32,50 +33,35 @@ def enabled():
 
 
 def loops():
-    """The compiled loops of :mod:`imgconv.engine._loops` (imports numba on first call), with
-    their thread count set to the current settings' share; each compiles interruptibly."""
-    module = importlib.import_module("imgconv.engine._loops")
-    module.set_threads(current().threads)
-    return _InterruptibleLoops(module)
+    """The compiled-loop module :mod:`imgconv.engine._loops`, imported interruptibly on first
+    call (its wrappers use the current settings' threads)."""
+    return _import_interruptibly("imgconv.engine._loops")
 
 
 def loops3d():
-    """The compiled loops for volumes, :mod:`imgconv.engine._loops3d` (imports numba on first
-    call), with its thread count set to the current settings' share; each compiles interruptibly."""
-    module = importlib.import_module("imgconv.engine._loops3d")
-    module.set_threads(current().threads)
-    return _InterruptibleLoops(module)
+    """The compiled loops for volumes, :mod:`imgconv.engine._loops3d` (the 2-D loops, then the
+    volume loops, on first call), imported interruptibly."""
+    return _import_interruptibly("imgconv.engine._loops3d")
 
 
-class _InterruptibleLoops:
-    """The loops module, its numba functions wrapped by :func:`_compile_then_call`."""
+def _import_interruptibly(name):
+    """``importlib.import_module(name)``; a first import (where numba compiles the module's
+    loops, or loads them from its cache) runs in a helper thread while the caller waits."""
+    module = sys.modules.get(name)
+    if module is not None and not getattr(module.__spec__, "_initializing", False):
+        return module
+    outcome = {}
 
-    def __init__(self, module):
-        self._module = module
+    def import_it():
+        try:
+            outcome["module"] = importlib.import_module(name)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+            outcome["error"] = exc
 
-    def __getattr__(self, name):
-        value = getattr(self._module, name)
-        if not hasattr(value, "overloads"):  # not a numba dispatcher
-            return value
-        return lambda *args: _compile_then_call(value, args)
-
-
-def _compile_then_call(dispatcher, args):
-    """``dispatcher(*args)``, compiling first (in a helper thread) when these types are new."""
-    signature = tuple(dispatcher.typeof_pyval(a) for a in args)
-    if signature not in dispatcher.overloads:
-        outcome = {}
-
-        def compile_it():
-            try:
-                dispatcher.compile(signature)
-            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
-                outcome["error"] = exc
-
-        worker = threading.Thread(target=compile_it, name="imgconv-compile", daemon=True)
-        worker.start()
-        while worker.is_alive():  # a signal handler's KeyboardInterrupt arrives here
-            worker.join(_POLL_SECONDS)
-        if "error" in outcome:
-            raise outcome["error"]
-    return dispatcher(*args)
+    worker = threading.Thread(target=import_it, name="imgconv-compile", daemon=True)
+    worker.start()
+    while worker.is_alive():  # a signal handler's KeyboardInterrupt arrives here
+        worker.join(_POLL_SECONDS)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["module"]

@@ -1,7 +1,7 @@
 """The direct method: every kernel tap, for every pixel.
 
-With the optional numba extra this runs a compiled, multi-threaded loop over
-interleaved rows (see ``_compiled``); without it, ``scipy.ndimage.correlate``
+With numba this runs a compiled loop over interleaved rows, blocks of rows on
+several threads (see ``_compiled``); without it, ``scipy.ndimage.correlate``
 does the same arithmetic in C, one channel at a time.
 """
 import numpy as np

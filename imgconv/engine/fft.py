@@ -4,7 +4,7 @@ The image is cut into tiles whose transform length is a fast length
 (``scipy.fft.next_fast_len``); each tile's block, extended by the boundary mode as
 far as the kernel reaches, is gathered on its own (the padded image is never built:
 for a 1 x 100000 picture under a 4097-tall kernel it would be 4097 x 100000) and
-multiplied by the kernel's spectrum (computed once).  A band of rows with its halo
+multiplied by the kernel's spectrum (computed once).  A band of rows with its row map
 (:mod:`imgconv.engine.rows`) runs on the whole image's tiles.  Tiles keep memory bounded
 (the output plus one block and its transform per thread, a block at most
 ``MAX_TILE_POINTS`` transform points unless the kernel itself needs more) and caches warm.
@@ -106,46 +106,76 @@ def correlate_fft(image, kernel, anchor, mode, cval, tile=None, rows=None):
     """
     H, W, C = image.shape
     h, w = kernel.shape
-    if rows is None:  # of each row and column of the extended image: the image's own (-1: cval)
+    if rows is None:  # padded position -> image row (-1: cval)
         rows = source_index(H, anchor[0], h - 1 - anchor[0], mode)
     cols = source_index(W, anchor[1], w - 1 - anchor[1], mode)
     out_rows = len(rows) - h + 1
-    tile = tile or tile_plan((out_rows, W), (h, w))
+
+    def block(y0, x0, oy, ox):
+        return gather_block(image, rows[y0:y0 + oy + h - 1], cols[x0:x0 + ox + w - 1], cval)
+
+    tile = tile if tile is not None else tile_plan((out_rows, W), (h, w))
+    return _correlate_tiles(block, (out_rows, W, C), kernel, tile)
+
+
+def transform_dtype(kernel):
+    """float32 transforms for a kernel of small absolute sum (error well under 1e-5), else float64."""
+    return np.float32 if np.abs(kernel).sum() <= 64 else np.float64
+
+
+def correlate_padded(padded, kernel, tile):
+    """The valid correlation of ``padded`` ((H + h - 1, W + w - 1, C), the image already extended
+    by its boundary mode) with ``kernel``: (H, W, C) float32, in the tiles ``tile`` gives
+    (``(ty, tx, work)`` of :func:`tile_plan`), from ``padded``'s first row and column on.
+
+    The same tiles over the same samples give the same bits as :func:`correlate_fft`: a part
+    of an image whose first row and column fall on tile corners of the whole image's plan,
+    with its margins, gives exactly the whole image's values there (``imgconv.batch.huge``
+    relies on it).
+    """
+    h, w = kernel.shape
+    shape = (padded.shape[0] - h + 1, padded.shape[1] - w + 1, padded.shape[2])
+
+    def block(y0, x0, oy, ox):
+        return padded[y0:y0 + oy + h - 1, x0:x0 + ox + w - 1]
+
+    return _correlate_tiles(block, shape, kernel, tile)
+
+
+def _correlate_tiles(block, shape, kernel, tile):
+    """The tile loop of :func:`correlate_fft`: ``block(y0, x0, oy, ox)`` gives the extended
+    samples an ``oy`` x ``ox`` tile at ``(y0, x0)`` reads (its rows and columns plus the kernel's)."""
+    from scipy import fft as sfft
+
+    H, W, C = shape
+    h, w = kernel.shape
     ty, tx, _ = tile
     ny, nx = fft_shape(ty, h), fft_shape(tx, w)
-    ctype = np.float32 if np.abs(kernel).sum() <= 64 else np.float64
-    spectrum = sfft_module().rfft2(kernel[::-1, ::-1].astype(ctype), s=(ny, nx))[:, :, None]
-    out = np.empty((out_rows, W, C), np.float32)
+    ctype = transform_dtype(kernel)
+    spectrum = sfft.rfft2(kernel[::-1, ::-1].astype(ctype), s=(ny, nx))[:, :, None]
+    out = np.empty((H, W, C), np.float32)
 
     def one_tile(origin):
         y0, x0 = origin
-        oy, ox = min(ty, out_rows - y0), min(tx, W - x0)
-        block = gather_block(image, rows[y0:y0 + oy + h - 1], cols[x0:x0 + ox + w - 1], cval)
-        sfft = sfft_module()
-        prod = sfft.rfft2(block.astype(ctype, copy=False), s=(ny, nx), axes=(0, 1))  # channels interleaved
+        oy, ox = min(ty, H - y0), min(tx, W - x0)
+        samples = block(y0, x0, oy, ox)
+        prod = sfft.rfft2(samples.astype(ctype, copy=False), s=(ny, nx), axes=(0, 1))  # channels interleaved
         prod *= spectrum
         res = sfft.irfft2(prod, s=(ny, nx), axes=(0, 1), overwrite_x=True)
         out[y0:y0 + oy, x0:x0 + ox] = res[h - 1:h - 1 + oy, w - 1:w - 1 + ox]
 
-    run_tiles(one_tile, [(y0, x0) for y0 in range(0, out_rows, ty) for x0 in range(0, W, tx)])
+    run_tiles(one_tile, [(y0, x0) for y0 in range(0, H, ty) for x0 in range(0, W, tx)])
     return out
 
 
 def run_tiles(one_tile, origins):
     """Call ``one_tile(origin)`` for every origin, on the current settings' threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
     threads = min(current().threads, len(origins))
     if threads == 1:
         for origin in origins:
             one_tile(origin)
     else:  # pocketfft releases the GIL: one tile per thread beats threads inside one transform
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(one_tile, origins))
-
-
-def sfft_module():
-    """scipy.fft, imported on first use (a quarter of a second)."""
-    from scipy import fft
-
-    return fft

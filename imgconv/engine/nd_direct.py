@@ -1,9 +1,9 @@
 """The direct method for volumes: every non-zero kernel tap, for every voxel.
 
 With the compiled loops (numba) the volume is padded once by the boundary mode and a
-multi-threaded loop sums the taps over interleaved rows (:mod:`imgconv.engine._loops3d`);
-without them, ``scipy.ndimage.correlate`` does the same arithmetic in 3-D, one channel
-at a time.
+loop sums the taps over interleaved rows, blocks of rows on several threads
+(:mod:`imgconv.engine._loops3d`); without them, ``scipy.ndimage.correlate`` does the same
+arithmetic in 3-D, one channel at a time.
 
 Examples
 --------
@@ -48,8 +48,7 @@ def correlate_direct_volume(volume, kernel, anchor, mode, cval, compiled=None, o
     if taps[0].size == 0:  # an all-zero kernel: one zero tap gives the zero result
         taps = tuple(np.zeros(1, np.intp) for _ in range(3))
     out = np.empty((Z, Y, X * C), np.float32) if out is None else out.reshape(Z, Y, X * C)
-    with loops.dynamic_blocks():
-        loops.correlate_direct3d(padded, taps[0].astype(np.int64), taps[1].astype(np.int64),
-                                 (taps[2] * C).astype(np.int64), kernel[taps].astype(np.float32),
-                                 row_blocks3d(Z * Y), out)
+    loops.correlate_direct3d(padded, taps[0].astype(np.int64), taps[1].astype(np.int64),
+                             (taps[2] * C).astype(np.int64), kernel[taps].astype(np.float32),
+                             row_blocks3d(Z * Y), out)
     return out.reshape(Z, Y, X, C)

@@ -10,7 +10,7 @@ two components. Components are dropped only while the error they could cause sta
 
 With the compiled loops each component is the 2-D low-rank loop of
 :mod:`imgconv.engine._loops` on every plane (:func:`imgconv.engine._loops3d.correlate_planes`,
-one parallel loop), then a pass along Z in place
+all planes' blocks of rows on the threads), then a pass along Z in place
 (:func:`imgconv.engine._loops3d.correlate_z_inplace`): no memory beyond the output for one
 component, one volume more for several; without them, ``scipy.ndimage.correlate1d`` along
 each axis.
@@ -104,18 +104,17 @@ def correlate_separable_volume(volume, factors, anchor, mode, cval, compiled=Non
     out = np.empty((Z, Y, X * C), np.float32) if out is None else out.reshape(Z, Y, X * C)
     plane = np.empty_like(out) if factors.rank > 1 else out
     blocks = max(1, min(Y // 16, -(-8 * current().threads // Z)))  # enough jobs for the threads
-    with loops3d.dynamic_blocks():
-        for r, (u, (cols, rows)) in enumerate(zip(factors.z, factors.planes)):
-            if kz == 1:  # no pass along Z: its one weight scales the plane factors
-                cols = cols * u[0]
-            target = out if r == 0 else plane
-            loops3d.correlate_planes(src, cols.astype(np.float32), rows.astype(np.float32), ymap, xmap,
-                                     anchor[2], C, np.float32(cval), blocks, target)
-            if kz > 1:  # beyond the first or last plane, the plane passes made cval * sum(M_r) of cval
-                plane_cval = np.float32(cval * cols.sum(1) @ rows.sum(1))
-                loops3d.correlate_z_inplace(target, Y, u.astype(np.float32), zmap, plane_cval, row_blocks3d(Y))
-            if r:
-                out += plane
+    for r, (u, (cols, rows)) in enumerate(zip(factors.z, factors.planes)):
+        if kz == 1:  # no pass along Z: its one weight scales the plane factors
+            cols = cols * u[0]
+        target = out if r == 0 else plane
+        loops3d.correlate_planes(src, cols.astype(np.float32), rows.astype(np.float32), ymap, xmap,
+                                 anchor[2], C, np.float32(cval), blocks, target)
+        if kz > 1:  # beyond the first or last plane, the plane passes made cval * sum(M_r) of cval
+            plane_cval = np.float32(cval * cols.sum(1) @ rows.sum(1))
+            loops3d.correlate_z_inplace(target, Y, u.astype(np.float32), zmap, plane_cval, row_blocks3d(Y))
+        if r:
+            out += plane
     return out.reshape(Z, Y, X, C)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from imgconv.choices import METHODS
 from imgconv.errors import EngineError
-from imgconv.settings import current
+from imgconv.settings import LOAD_MS, current
 
 # ns per (pixel x channel) on ONE thread, from `benchmarks/bench_engine.py --calibrate`
 # (CPU time, least-squares fit over kernels 3..65; 2-core AMD EPYC; 3840x2160x3 float32
@@ -55,6 +55,7 @@ class MethodPlan:
     compiled: bool = False
     tile: tuple = None
     loops_allowed: bool = False
+    load_ms: float = 0.0
 
     def __str__(self):
         est = ", ".join(f"{m} {t:.1f} ms" for m, t in sorted(self.costs.items(), key=lambda kv: kv[1]))
@@ -64,7 +65,8 @@ class MethodPlan:
         elif self.compiled:
             loops = "compiled loops"
         elif self.loops_allowed:
-            loops = "scipy.ndimage: cheaper here than loading the compiled loops"
+            first = "compiling (numba's cache is empty)" if self.load_ms > LOAD_MS else "loading"
+            loops = f"scipy.ndimage: cheaper here than {first} the compiled loops, {self.load_ms:.0f} ms"
         else:
             loops = "scipy.ndimage (compiled loops off: numba missing or IMGCONV_NO_NUMBA set)"
         return f"{h}x{w} kernel, rank {self.rank}: {self.method} (estimates: {est}; {loops})"
@@ -115,4 +117,5 @@ def plan_method(image_shape, kernel, method="auto", factors=None, settings=None)
         if method in fast:
             compiled[method] = True  # a forced method runs on the fastest code there is
     chosen = min(costs, key=costs.get) if method == "auto" else method
-    return MethodPlan(chosen, rank, (h, w), costs, compiled[chosen], (ty, tx, work), settings.compiled)
+    return MethodPlan(chosen, rank, (h, w), costs, compiled[chosen], (ty, tx, work), settings.compiled,
+                      settings.load_ms)

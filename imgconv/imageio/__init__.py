@@ -33,7 +33,8 @@ Examples
 from imgconv.imageio.npy import read_npy
 from imgconv.imageio.picture import Picture, to_integer
 from imgconv.imageio.png16 import PNG_COMPRESS_LEVEL
-from imgconv.imageio.reading import DEFAULT_MAX_PIXELS, probe_shape, read_image, supported_extensions
+from imgconv.imageio.probe import probe_shape
+from imgconv.imageio.reading import DEFAULT_MAX_PIXELS, read_image, supported_extensions
 from imgconv.imageio.writing import DEFAULT_QUALITY, check_output, write_image
 
 __all__ = [

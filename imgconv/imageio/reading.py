@@ -25,7 +25,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import os
 import struct
 import warnings
@@ -76,42 +75,6 @@ def supported_extensions():
 def _is_stub(factory):
     """Whether a Pillow plugin only identifies files (needs an outside handler)."""
     return isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile)
-
-
-def probe_shape(path):
-    """The ``pixels`` shape :func:`read_image` would give, from the header alone (no decoding).
-
-    Alpha is not counted: ``(H, W)`` for grey, ``(H, W, 3)`` for colour.
-
-    Examples
-    --------
-    >>> import os, tempfile, numpy as np
-    >>> from imgconv.imageio import write_image
-    >>> path = os.path.join(tempfile.mkdtemp(), "p.png")
-    >>> write_image(path, np.zeros((3, 5, 4), np.float32))
-    >>> probe_shape(path)
-    (3, 5, 3)
-    """
-    try:  # a header says nothing dangerous: Pillow's bomb warning is for decoding, which is not done here
-        with warnings.catch_warnings(), PILLOW_LIMIT.at_least(2**62):
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                width, height = im.size
-                grey = im.mode in ("1", "L", "LA", "La", "I", "F") or im.mode.startswith("I;16")
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        found = _probe_tiff(path)  # a TIFF that only tifffile reads?
-        if found is None:
-            raise ImageReadError(f"cannot read image header ({exc})", path) from None
-        height, width, grey = found
-    return (height, width) if grey else (height, width, 3)
-
-
-def _probe_tiff(path):
-    with contextlib.suppress(OSError), open(path, "rb") as fp:
-        if fp.read(4) in tiff.SIGNATURES:
-            fp.seek(0)
-            return tiff.probe_tiff(fp)
-    return None
 
 
 def read_image(source, *, max_pixels=DEFAULT_MAX_PIXELS):

@@ -177,12 +177,14 @@ def _why_not_tifffile(compression):
 
 
 def probe_tiff(fp):
-    """``(height, width, grey)`` of the first page from its header, or None."""
+    """``(height, width, grey, orientation)`` of the first page from its header, or None."""
     import tifffile
 
     with tifffile_log(), contextlib.suppress(Exception), tifffile.TiffFile(fp) as tif:
         page = tif.pages[0]
-        return page.imagelength, page.imagewidth, page.photometric in (0, 1)
+        orientation = page.tags.valueof(274, 1)
+        return (page.imagelength, page.imagewidth, page.photometric in (0, 1),
+                orientation if isinstance(orientation, int) else 1)
     return None
 
 

@@ -298,9 +298,12 @@ def _normalise(pixels, numerator, h, w, tnorm2, flat):
     ``COMPILED_MIN_OUTPUTS`` scores x channels.
     """
     from imgconv.engine import _compiled
+    from imgconv.settings import LOAD_MS, current
 
     out = np.empty(numerator.shape, np.float32)
-    if _compiled.enabled() and out.size * pixels.shape[0] >= COMPILED_MIN_OUTPUTS:
+    # never compile them for this: while numba's cache is empty a command charges more than LOAD_MS
+    if (_compiled.enabled() and out.size * pixels.shape[0] >= COMPILED_MIN_OUTPUTS
+            and current().load_ms <= LOAD_MS):
         # one block of rows per thread: each block first sums h rows on its own
         blocks = max(1, min(out.shape[0], _workers()))
         _compiled.loops().normalise_zncc(pixels, numerator, out, h, w, float(tnorm2), float(flat), blocks)

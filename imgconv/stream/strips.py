@@ -55,38 +55,50 @@ class ArrayRows:
 
 class ColourRows:
     """Stage 0: the planes the chain filters (H x W x C float32, C = 1 for grey), prepared from
-    the source's rows by the :class:`~imgconv.pixels.PixelSteps` of
-    :func:`imgconv.filtering.filter_image` (alpha split or premultiplied, linear light, grey
-    or luma); :meth:`finish` takes the chain's result rows back to output pixels."""
+    the source's rows by :func:`imgconv.pixels.prepare_pixels` as
+    :func:`imgconv.filtering.filter_image` prepares the whole picture (alpha split or
+    premultiplied, linear light, grey or luma); :meth:`finish` takes the chain's result rows back
+    to output pixels by :func:`imgconv.pixels.finish_pixels`. ``alpha`` is resolved already;
+    the note on ``linear`` for a float source goes to ``notes``, once."""
 
-    def __init__(self, source, steps):
-        self.source, self.steps = source, steps
+    def __init__(self, source, *, alpha="keep", linear=False, channels="all", absolute=False, scale=1.0,
+                 offset=0.0, notes=None):
+        from imgconv.pixels import Prepared, finish_pixels, prepare_pixels
+
+        self.source = source
+        self._prepare = dict(has_alpha=source.has_alpha, alpha=alpha, linear=linear, channels=channels,
+                             depth=getattr(source, "depth", None))
+        self._finish = dict(absolute=absolute, scale=scale, offset=offset)
         height, width = source.shape[:2]
-        probe = steps.prepare(np.zeros((1,) + tuple(source.shape[1:]), np.float32))
-        self.grey = probe[0].ndim == 2  # the whole image's stack is H x W: the engine sees one plane
-        self.shape = (height, width, 1 if self.grey else probe[0].shape[-1])
-        out = steps.finish(*steps.unpremultiplied(probe[0], probe[1]), probe[2])
+        probe = prepare_pixels(np.zeros((1,) + tuple(source.shape[1:]), np.float32), notes=notes, **self._prepare)
+        self.grey = probe.stack.ndim == 2  # the whole picture's stack is H x W: the engine sees one plane
+        self.shape = (height, width, 1 if self.grey else probe.stack.shape[-1])
+        out = finish_pixels(probe.stack, probe, **self._finish)
         #: channels of the output pixels: the colour planes (RGB again for luma) and the alpha
         self.out_channels = 1 if out.ndim == 2 else out.shape[-1]
         # what finish needs of the source rows again: their alpha (kept straight) or YCbCr
-        self._context = (probe[1] is not None and not steps.premultiplied) or probe[2] is not None
+        self._context = (probe.alpha is not None and not probe.premultiplied) or probe.ycc is not None
+        self._bare = Prepared(None, decoded=probe.decoded, premultiplied=probe.premultiplied)
+
+    def _prepared(self, a, b):
+        from imgconv.pixels import prepare_pixels
+
+        return prepare_pixels(self.source.pixels(a, b), **self._prepare)
 
     def rows(self, a, b):
         """Rows ``a..b`` of the stack, H x W x C."""
-        stack = self.steps.prepare(self.source.pixels(a, b))[0]
+        stack = self._prepared(a, b).stack
         return stack[..., None] if self.grey else stack
 
     def finish(self, a, b, out):
         """The output pixels of rows ``a..b`` from the chain's result ``out`` there: divided back by
         the filtered alpha, ``absolute``, ``scale``, ``offset``, the chroma put back, sRGB encoded,
         alpha joined, as :func:`imgconv.pixels.process_pixels` does."""
+        from imgconv.pixels import finish_pixels
+
         if self.grey:
             out = out[..., 0]
-        alpha = ycc = None
-        if self._context:
-            _, alpha, ycc = self.steps.prepare(self.source.pixels(a, b))
-        colour, alpha = self.steps.unpremultiplied(out, alpha)
-        return self.steps.finish(colour, alpha, ycc)
+        return finish_pixels(out, self._prepared(a, b) if self._context else self._bare, **self._finish)
 
 
 class KernelRows:
@@ -114,7 +126,7 @@ class KernelRows:
         if index in self._strips:
             self._strips.move_to_end(index)
             return self._strips[index]
-        from imgconv.filtering import combine_results
+        from imgconv.filtering import combine
 
         a, b = index * self.height, min(self.shape[0], (index + 1) * self.height)
         block, rows = context(self.previous, a, b, self.above, self.below, self.mode)
@@ -124,7 +136,7 @@ class KernelRows:
                 up, down = plan.reach
                 yield plan.band(block, rows[self.above - up:len(rows) - (self.below - down)], self.mode, self.cval)
 
-        rows = combine_results(self.kernel, results())
+        rows = combine(self.kernel, results())
         if self.keep:
             self._strips[index] = rows
         while len(self._strips) > self.keep:
@@ -142,12 +154,11 @@ def context(stage, a, b, above, below, mode):
 
     Examples
     --------
-    >>> from imgconv.pixels import PixelSteps
     >>> rows = ArrayRows(np.arange(5, dtype=np.float32)[:, None])
-    >>> block, index = context(ColourRows(rows, PixelSteps(has_alpha=False)), 0, 2, 2, 1, "reflect")
+    >>> block, index = context(ColourRows(rows), 0, 2, 2, 1, "reflect")
     >>> block[:, 0, 0].tolist(), index.tolist()
     ([0.0, 1.0, 2.0], [1, 0, 0, 1, 2])
-    >>> context(ColourRows(rows, PixelSteps(has_alpha=False)), 3, 5, 1, 2, "constant")[1].tolist()
+    >>> context(ColourRows(rows), 3, 5, 1, 2, "constant")[1].tolist()
     [0, 1, 2, -1, -1]
     """
     index = source_index(stage.shape[0], above, below, mode)[a:b + above + below]
@@ -171,22 +182,24 @@ class Chain:
                  normalize=False, scale=1.0, offset=0.0, channels="all", alpha="auto", linear=False,
                  nan="propagate", absolute=False, notes=None):
         from imgconv.alpha import resolve_alpha_mode
+        from imgconv.engine.oneoff import charged_once
         from imgconv.engine.rows import plan_rows
         from imgconv.filtering import applied_matrices, check_chain, resolve_kernels
-        from imgconv.pixels import pixel_steps
 
         chain = resolve_kernels(kernels)
         check_chain(chain, nan, normalize)
-        steps = pixel_steps(source.shape, has_alpha=source.has_alpha, depth=getattr(source, "depth", None),
-                            alpha=resolve_alpha_mode(alpha, applied_matrices(chain, normalize)), linear=linear,
-                            channels=channels, absolute=absolute, scale=scale, offset=offset, notes=notes)
+        matrices = applied_matrices(chain, normalize)
+        self.colour = ColourRows(source, alpha=resolve_alpha_mode(alpha, matrices), linear=linear, channels=channels,
+                                 absolute=absolute, scale=scale, offset=offset, notes=notes)
         check_mode(mode)
-        self.colour = ColourRows(source, steps)
         self.shape = self.colour.shape
         self.kernels = [k.normalized() if normalize or k.normalize else k for k in chain]
-        #: the RowPlan of every matrix of every kernel, in order: planned once, on the whole image
-        self.plans = [[plan_rows(self.shape, m, method=method, correlate=correlate) for m in k.matrices]
-                      for k in self.kernels]
+        #: the RowPlan of every matrix of every kernel, in order: planned once, on the whole image, as
+        #: filter_image plans them (one load of the compiled loops charged to the whole chain)
+        planes = self.shape[:2] if self.colour.grey else self.shape
+        with charged_once(planes, matrices, method=method, correlate=correlate):
+            self.plans = [[plan_rows(self.shape, m, method=method, correlate=correlate) for m in k.matrices]
+                          for k in self.kernels]
         self.mode, self.cval = mode, cval
 
     def units(self):
