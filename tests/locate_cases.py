@@ -169,9 +169,11 @@ def make_absent(rng, photos, size=None, scene_shape=None):
     if len(photos) < 2:
         raise ValueError("absent cases need two photographs")
     side = int(size or rng.integers(40, 65))
-    order = rng.permutation(len(photos))
-    a, b = photos[order[0]], photos[order[1]]
-    while True:
+    while True:  # a photograph with no textured patch (a smooth one) is passed over, as make_case does
+        order = rng.permutation(len(photos))
+        a, b = photos[order[0]], photos[order[1]]
+        if min(a.shape) < side + 8:
+            continue
         y = int(rng.integers(2, a.shape[0] - side - 2))
         x = int(rng.integers(2, a.shape[1] - side - 2))
         template = a[y:y + side, x:x + side].copy()
