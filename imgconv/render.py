@@ -114,17 +114,8 @@ def annotate(pixels, matches):
     >>> out.shape, out[3, 5].tolist()
     ((20, 20, 3), [255, 48, 48])
     """
-    from PIL import Image, ImageDraw, ImageFont
-
-    values = np.asarray(pixels, np.float64)
-    if values.ndim == 2:
-        values = values[:, :, None]
-    values = np.repeat(values, 3, axis=2) if values.shape[2] == 1 else values[:, :, :3]
-    picture = Image.fromarray(np.clip(np.rint(values * 255), 0, 255).astype(np.uint8), "RGB")
-    draw = ImageDraw.Draw(picture)
-    H, W = values.shape[:2]
-    line = max(1, round(min(H, W) / 300))
-    font = ImageFont.load_default(size=max(10, round(min(H, W) / 40)))
+    picture, draw, line, font = _canvas(pixels)
+    W = picture.width
     for match in matches:
         x0, y0 = match.x, match.y
         x1, y1 = x0 + max(match.width, 1) - 1, y0 + max(match.height, 1) - 1
@@ -310,19 +301,11 @@ def annotate_rotated(pixels, matches, template_shape):
     >>> out.shape, out[10, 10].tolist()
     ((21, 21, 3), [0, 0, 0])
     """
-    from PIL import Image, ImageDraw, ImageFont
 
     from imgconv.locate.warp import cos_sin
 
-    values = np.asarray(pixels, np.float64)
-    if values.ndim == 2:
-        values = values[:, :, None]
-    values = np.repeat(values, 3, axis=2) if values.shape[2] == 1 else values[:, :, :3]
-    picture = Image.fromarray(np.clip(np.rint(values * 255), 0, 255).astype(np.uint8), "RGB")
-    draw = ImageDraw.Draw(picture)
-    H, W = values.shape[:2]
-    line = max(1, round(min(H, W) / 300))
-    font = ImageFont.load_default(size=max(10, round(min(H, W) / 40)))
+    picture, draw, line, font = _canvas(pixels)
+    H, W = picture.height, picture.width
     h, w = template_shape[:2]
     for match in matches:
         angle = float(getattr(match, "angle", 0.0))
@@ -347,3 +330,18 @@ def annotate_rotated(pixels, matches, template_shape):
         draw.rectangle((tx, ty, tx + right - left + 2, ty + bottom - top + 3), fill=(0, 0, 0))
         draw.text((tx + 1 - left, ty + 1 - top), label, fill=BOX_COLOUR, font=font)
     return np.asarray(picture)
+
+
+def _canvas(pixels):
+    """(RGB picture of ``pixels``, its ImageDraw, line width, font) for drawing matches on."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    values = np.asarray(pixels, np.float64)
+    if values.ndim == 2:
+        values = values[:, :, None]
+    values = np.repeat(values, 3, axis=2) if values.shape[2] == 1 else values[:, :, :3]
+    picture = Image.fromarray(np.clip(np.rint(values * 255), 0, 255).astype(np.uint8), "RGB")
+    H, W = values.shape[:2]
+    line = max(1, round(min(H, W) / 300))
+    font = ImageFont.load_default(size=max(10, round(min(H, W) / 40)))
+    return picture, ImageDraw.Draw(picture), line, font
