@@ -1,3 +1,3 @@
-from imgconv.cli import run
+from imgconv.cli import console
 
-run()
+console()
