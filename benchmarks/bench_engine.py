@@ -90,9 +90,12 @@ def calibrate(img, runs):
 
     direct:    t = px * (a + b * taps)          separable: t = px * (a + b * rank * (h + w))
     fft:       t = C * work * unit + px * c     (work = tiles * n log2 n, from fft.tile_plan)
+
+    With IMGCONV_NO_NUMBA=1 (NumPy's code, COSTS_PLAIN) separable is fitted per rank component:
+    t / rank = px * (pass + tap * (h + C * w)).
     """
     from imgconv.engine.fft import tile_plan
-    from imgconv.settings import enter
+    from imgconv.settings import current, enter
 
     enter(threads=1)
     H, W, C = img.shape
@@ -110,7 +113,7 @@ def calibrate(img, runs):
         for r in (1, 3):
             m = sum(np.outer(rng.random(k), rng.random(k)) for _ in range(r))
             t = cpu_ms(lambda: imgconv.convolve(img, m, method="separable"), runs)
-            rows["separable"].append((r * 2 * k, t))
+            rows["separable"].append((r * 2 * k, t) if current().compiled else (k + C * k, t / r))
             print(f"| rank {r} {k} | separable | {t:.0f} | {t * 1e6 / px:.2f} |", flush=True)
     for k in (9, 15, 31, 63):
         m = rng.random((k, k))

@@ -60,7 +60,7 @@ def discover(inputs, *, recursive=False, glob=None, skip_below=None, skip_suffix
     any depth are walked without recursion.
     Returns ``(found, ignored)``; ``ignored`` lists non-image files inside folders.
     """
-    exts = _image_extensions()
+    exts = None  # Pillow's list of formats, read when a folder is walked (a tenth of a second)
     pattern = pattern_parts(glob, recursive=recursive)  # a bad pattern fails before any folder is read
     skip_below = real_path(skip_below) if skip_below else None
 
@@ -78,6 +78,7 @@ def discover(inputs, *, recursive=False, glob=None, skip_below=None, skip_suffix
         if kind(p) == "folder":
             top = real_path(p)  # an output folder strictly inside this input folder is not input
             inside = skip_below if skip_below not in (None, top) and skip_below.is_relative_to(top) else None
+            exts = exts or _image_extensions()
             for rel in walk_files(p, pattern):
                 f = p.joinpath(*rel)
                 if not f.name.startswith(".") and not own_output(f, inside):

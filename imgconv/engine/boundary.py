@@ -154,29 +154,6 @@ def interleaved_operands(image, kernel_shape, anchor, mode, rows=None):
     return src, rows, cols, np.empty((len(rows) - h + 1, W * C), np.float32)
 
 
-def mapped_rows(image, rows, above):
-    """For SciPy's filters, which extend an array themselves: ``(block, first)``, the rows of
-    ``image`` that the row map ``rows`` names, without the ``-1`` (cval) rows at its ends, and
-    the row of that block where the output's first row lies (``above``: the kernel's reach up).
-
-    SciPy's ``constant`` mode then supplies cval past the block, where the image ends; in the
-    other modes the map extends the block by the full reach, so its own edges are never used.
-
-    Examples
-    --------
-    >>> img = np.arange(3, dtype=np.float32)[:, None, None]
-    >>> block, first = mapped_rows(img, np.array([-1, 0, 1, 2, -1]), above=1)
-    >>> block[:, 0, 0].tolist(), first
-    ([0.0, 1.0, 2.0], 0)
-    >>> mapped_rows(img, np.array([1, 0, 0, 1]), above=2)[0][:, 0, 0].tolist()
-    [1.0, 0.0, 0.0, 1.0]
-    """
-    inside = np.flatnonzero(rows >= 0)
-    lead, middle = int(inside[0]), rows[inside[0]:inside[-1] + 1]
-    run = _as_run(middle)
-    return (image[run] if run is not None else image.take(middle, axis=0)), above - lead
-
-
 def row_blocks(H):
     """How many row blocks the compiled loops split H rows into: enough to balance the
     current settings' threads, each block a few rows at least."""

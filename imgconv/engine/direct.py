@@ -1,19 +1,19 @@
 """The direct method: every kernel tap, for every pixel.
 
 With numba this runs a compiled loop over interleaved rows, blocks of rows on
-several threads (see ``_compiled``); without it, ``scipy.ndimage.correlate``
-does the same arithmetic in C, one channel at a time.
+several threads (see ``_compiled``); without it, NumPy adds one shifted view per tap
+(:func:`imgconv.engine.plain.correlate_taps`).
 """
 import numpy as np
 
 from imgconv.engine import _compiled
-from imgconv.engine.boundary import interleaved_operands, mapped_rows, row_blocks
+from imgconv.engine.boundary import interleaved_operands, row_blocks
 
 
 def correlate_direct(image, kernel, anchor, mode, cval, compiled=None, rows=None):
     """Correlate ``image`` (H, W, C) float32 with ``kernel`` (h, w) anchored at ``anchor``.
 
-    ``compiled`` chooses the numba loops (default: when available) or SciPy. ``rows``: the row
+    ``compiled`` chooses the numba loops (default: when available) or NumPy. ``rows``: the row
     map of a band (see :mod:`imgconv.engine.rows`): only the band's rows are returned, computed
     as in the whole image.
 
@@ -37,14 +37,6 @@ def correlate_direct(image, kernel, anchor, mode, cval, compiled=None, rows=None
                                    kernel[tap_rows, tap_cols].astype(np.float32), h, rows, cols, anchor[1], C,
                                    np.float32(cval), row_blocks(out.shape[0]), out)
         return out.reshape(-1, W, C)
-    from scipy import ndimage
+    from imgconv.engine.plain import correlate_taps
 
-    first, n = 0, H
-    if rows is not None:
-        (image, first), n = mapped_rows(image, rows, anchor[0]), len(rows) - h + 1
-    origin = (anchor[0] - h // 2, anchor[1] - w // 2)
-    out = np.empty(image.shape, np.float32)
-    for c in range(C):
-        ndimage.correlate(image[..., c], kernel, output=out[..., c], mode=mode, cval=cval, origin=origin)
-    return out[first:first + n]
-
+    return correlate_taps(image, kernel, anchor, mode, cval, rows)

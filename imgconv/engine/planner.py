@@ -25,13 +25,17 @@ from imgconv.settings import LOAD_MS, current
 
 # ns per (pixel x channel) on ONE thread, from `benchmarks/bench_engine.py --calibrate`
 # (CPU time, least-squares fit over kernels 3..65; 2-core AMD EPYC; 3840x2160x3 float32
-# for the compiled loops, 960x540x3 with IMGCONV_NO_NUMBA=1 for SciPy). The compiled
-# loops and the FFT scale with threads; scipy.ndimage runs on one.
+# for the compiled loops, 1920x1080x3 for NumPy's, 960x540x3 for scipy.ndimage, which the
+# volumes use without numba). All but scipy.ndimage scale with threads.
 COSTS_COMPILED = {
     "direct_px": 0.76, "direct_tap": 0.069,          # taps = non-zero kernel entries
     "separable_px": 0.57, "separable_tap": 0.090,    # taps = rank * (h + w)
 }
-COSTS_SCIPY = {  # scipy.ndimage.correlate / correlate1d, one channel at a time
+COSTS_PLAIN = {  # imgconv.engine.plain: NumPy's taps and BLAS's banded products
+    "direct_px": 1.6, "direct_tap": 0.30,            # taps = non-zero kernel entries
+    "separable_pass": 3.3, "separable_tap": 0.037,   # per rank component: pass + taps * (h + C * w)
+}
+COSTS_SCIPY = {  # scipy.ndimage.correlate / correlate1d, one channel at a time (volumes)
     "direct_px": 4.3, "direct_tap": 1.03,            # taps = all kernel entries
     "separable_pass": 9.6, "separable_tap": 0.52,    # per rank component: pass + taps * (h + w)
 }
@@ -66,9 +70,9 @@ class MethodPlan:
             loops = "compiled loops"
         elif self.loops_allowed:
             first = "compiling (numba's cache is empty)" if self.load_ms > LOAD_MS else "loading"
-            loops = f"scipy.ndimage: cheaper here than {first} the compiled loops, {self.load_ms:.0f} ms"
+            loops = f"NumPy: cheaper here than {first} the compiled loops, {self.load_ms:.0f} ms"
         else:
-            loops = "scipy.ndimage (compiled loops off: numba missing or IMGCONV_NO_NUMBA set)"
+            loops = "NumPy (compiled loops off: numba missing or IMGCONV_NO_NUMBA set)"
         return f"{h}x{w} kernel, rank {self.rank}: {self.method} (estimates: {est}; {loops})"
 
 
@@ -97,9 +101,10 @@ def plan_method(image_shape, kernel, method="auto", factors=None, settings=None)
     ty, tx, work = tile_plan((H, W), (h, w))
     threads = settings.threads
     ms = 1e-6
+    plain = COSTS_PLAIN
     costs = {
-        "direct": px * (COSTS_SCIPY["direct_px"] + COSTS_SCIPY["direct_tap"] * h * w) * ms,
-        "separable": px * rank * (COSTS_SCIPY["separable_pass"] + COSTS_SCIPY["separable_tap"] * (h + w)) * ms,
+        "direct": px * (plain["direct_px"] + plain["direct_tap"] * max(taps, 1)) * ms / threads,
+        "separable": px * rank * (plain["separable_pass"] + plain["separable_tap"] * (h + C * w)) * ms / threads,
         "fft": (C * work * COST_FFT_UNIT + px * COST_FFT_PX) * ms / threads,
     }
     compiled = {"direct": False, "separable": False, "fft": False}

@@ -8,7 +8,7 @@ could cause stays below 1e-7 of the kernel's absolute sum.
 import numpy as np
 
 from imgconv.engine import _compiled
-from imgconv.engine.boundary import interleaved_operands, mapped_rows, row_blocks
+from imgconv.engine.boundary import interleaved_operands, row_blocks
 
 
 def low_rank_factors(kernel, rtol=1e-7):
@@ -37,7 +37,8 @@ def low_rank_factors(kernel, rtol=1e-7):
 def correlate_separable(image, factors, anchor, mode, cval, compiled=None, rows=None):
     """Correlate ``image`` (H, W, C) with ``sum_r outer(col[r], row[r])`` anchored at ``anchor``.
 
-    ``compiled`` chooses the numba loops (default: when available) or SciPy; ``rows`` as for
+    ``compiled`` chooses the numba loops (default: when available) or NumPy's matrix products
+    (:func:`imgconv.engine.plain.correlate_banded`); ``rows`` as for
     :func:`imgconv.engine.direct.correlate_direct` (the row map of a band).
     """
     cols_f, rows_f = factors
@@ -51,27 +52,6 @@ def correlate_separable(image, factors, anchor, mode, cval, compiled=None, rows=
         loops.correlate_lowrank(src, cols_f.astype(np.float32), rows_f.astype(np.float32), rows, cols,
                                 anchor[1], C, np.float32(cval), row_blocks(out.shape[0]), out)
         return out.reshape(-1, W, C)
-    if rows is None:
-        return _correlate_separable_scipy(image, cols_f, rows_f, anchor, mode, cval)
-    block, first = mapped_rows(image, rows, anchor[0])
-    return _correlate_separable_scipy(block, cols_f, rows_f, anchor, mode, cval)[first:first + len(rows) - h + 1]
+    from imgconv.engine.plain import correlate_banded
 
-
-def _correlate_separable_scipy(image, cols_f, rows_f, anchor, mode, cval):
-    """Fallback without numba: two ``scipy.ndimage.correlate1d`` passes per rank component."""
-    from scipy import ndimage
-
-    h, w = cols_f.shape[1], rows_f.shape[1]
-    o0, o1 = anchor[0] - h // 2, anchor[1] - w // 2
-    x = image.astype(np.float32, copy=False)
-    if mode == "constant" and cval != 0:
-        # the second pass would see cval where the 2-D filter sees cval too: shift it to zero
-        x = x - np.float32(cval)
-    out = np.zeros(image.shape, np.float32)
-    tmp = np.empty(image.shape, np.float32)
-    for u, v in zip(cols_f, rows_f):
-        ndimage.correlate1d(x, u, axis=0, output=tmp, mode=mode, cval=0.0, origin=o0)
-        out += ndimage.correlate1d(tmp, v, axis=1, mode=mode, cval=0.0, origin=o1)
-    if mode == "constant" and cval != 0:
-        out += np.float32(cval * (cols_f.sum(1) * rows_f.sum(1)).sum())
-    return out
+    return correlate_banded(image, factors, anchor, mode, cval, rows)
