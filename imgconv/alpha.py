@@ -126,10 +126,13 @@ def parse_background(text):
     >>> parse_background("white"), parse_background("#000")
     ((1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
     """
+    text = str(text).strip()
+    if text.lower() in ("white", "black"):  # the usual ones, without importing Pillow's colour table
+        return (1.0, 1.0, 1.0) if text.lower() == "white" else (0.0, 0.0, 0.0)
     from PIL import ImageColor
 
     try:
-        rgb = ImageColor.getrgb(str(text).strip())
+        rgb = ImageColor.getrgb(text)
     except ValueError:
         raise ImgconvError(f"unknown colour {text!r} (a name such as white or black, or #rrggbb)") from None
     return tuple(v / 255 for v in rgb[:3])

@@ -118,7 +118,7 @@ class Finishing:
         result = np.asarray(result, np.float32)
         if self.bits == "float":
             return result
-        if np.isnan(result).any():
+        if result.size and np.isnan(result.min()):  # NaN shows in the minimum
             result = np.where(np.isnan(result), np.float32(self.cval), result)
         below, above, finite = clipped_counts(result[..., :-1] if self.alpha else result)
         self.below, self.above, self.finite = self.below + below, self.above + above, self.finite + finite
@@ -152,6 +152,12 @@ def clipped_counts(values, tolerance=CLIP_TOLERANCE):
     (1, 1, 3)
     """
     v = np.asarray(values)
+    if v.size:
+        low, high = v.min(), v.max()  # NaN shows in both; an infinity in one
+        if np.isfinite(low) and np.isfinite(high):  # the common case: two reductions, no copy
+            below = int(np.count_nonzero(v < -tolerance)) if low < -tolerance else 0
+            above = int(np.count_nonzero(v > 1 + tolerance)) if high > 1 + tolerance else 0
+            return below, above, int(v.size)
     finite = np.isfinite(v)
     v = np.where(finite, v, 0.5)
     return int((v < -tolerance).sum()), int((v > 1 + tolerance).sum()), int(finite.sum())

@@ -6,7 +6,7 @@ mode (:func:`imgconv.engine.boundary.gather_block`: the band's rows and the padd
 then:
 
 * ``direct`` (:func:`correlate_taps`): one multiply-add of a shifted view per non-zero tap,
-  in row blocks that stay in the cache, on the current settings' threads;
+  in row blocks that stay in the cache;
 * ``separable`` (:func:`correlate_banded`): each rank component as two matrix products with
   banded Toeplitz matrices, one down the columns (blocks of :data:`BAND_ROWS` output rows)
   and one along the interleaved rows (blocks of :data:`BAND_COLS` pixels). The zero entries of
@@ -56,27 +56,12 @@ def _block(image, rows, cols, cval):
 
 
 def _row_blocks(n, work):
-    """Run ``work(a, b)`` over blocks of :data:`BAND_ROWS` of ``n`` rows, on the current
-    settings' threads (NumPy and BLAS release the GIL). Overflow and NaN arise silently, as in
-    the compiled loops."""
-    from imgconv.settings import current
-
-    def quiet(a, b):
-        with np.errstate(all="ignore"):
-            work(a, b)
-
-    blocks = [(a, min(n, a + BAND_ROWS)) for a in range(0, n, BAND_ROWS)]
-    threads = min(current().threads, len(blocks))
-    if threads <= 1:
-        for a, b in blocks:
-            quiet(a, b)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    per = -(-len(blocks) // threads)
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda part: [quiet(a, b) for a, b in part],
-                      [blocks[i:i + per] for i in range(0, len(blocks), per)]))
+    """Run ``work(a, b)`` over blocks of :data:`BAND_ROWS` of ``n`` rows, in this thread (a
+    strip pipeline's other threads encode meanwhile; more threads here measured no faster).
+    Overflow and NaN arise silently, as in the compiled loops."""
+    with np.errstate(all="ignore"):
+        for a in range(0, n, BAND_ROWS):
+            work(a, min(n, a + BAND_ROWS))
 
 
 def correlate_taps(image, kernel, anchor, mode, cval, rows=None):
@@ -180,6 +165,5 @@ def correlate_banded(image, factors, anchor, mode, cval, rows=None):
     if len(bad):  # an infinity or NaN met a zero of a band: those rows from their taps alone
         kernel = np.einsum("ri,rj->ij", cols_f.astype(np.float64), rows_f.astype(np.float64))
         for r in bad:
-            with np.errstate(all="ignore"):
-                out[r] = correlate_taps(image, kernel, anchor, mode, cval, rows[r:r + h])[0]
+            out[r] = correlate_taps(image, kernel, anchor, mode, cval, rows[r:r + h])[0]
     return out

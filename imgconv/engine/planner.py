@@ -26,7 +26,7 @@ from imgconv.settings import LOAD_MS, current
 # ns per (pixel x channel) on ONE thread, from `benchmarks/bench_engine.py --calibrate`
 # (CPU time, least-squares fit over kernels 3..65; 2-core AMD EPYC; 3840x2160x3 float32
 # for the compiled loops, 1920x1080x3 for NumPy's, 960x540x3 for scipy.ndimage, which the
-# volumes use without numba). All but scipy.ndimage scale with threads.
+# volumes use without numba). The compiled loops and the FFT scale with threads.
 COSTS_COMPILED = {
     "direct_px": 0.76, "direct_tap": 0.069,          # taps = non-zero kernel entries
     "separable_px": 0.57, "separable_tap": 0.090,    # taps = rank * (h + w)
@@ -103,8 +103,8 @@ def plan_method(image_shape, kernel, method="auto", factors=None, settings=None)
     ms = 1e-6
     plain = COSTS_PLAIN
     costs = {
-        "direct": px * (plain["direct_px"] + plain["direct_tap"] * max(taps, 1)) * ms / threads,
-        "separable": px * rank * (plain["separable_pass"] + plain["separable_tap"] * (h + C * w)) * ms / threads,
+        "direct": px * (plain["direct_px"] + plain["direct_tap"] * max(taps, 1)) * ms,
+        "separable": px * rank * (plain["separable_pass"] + plain["separable_tap"] * (h + C * w)) * ms,
         "fft": (C * work * COST_FFT_UNIT + px * COST_FFT_PX) * ms / threads,
     }
     compiled = {"direct": False, "separable": False, "fft": False}

@@ -115,8 +115,8 @@ def to_integer(pixels, maxval):
     with np.errstate(over="ignore"):  # beyond float range: infinity, clipped below
         scaled = np.multiply(values, maxval)  # one new array, then everything in place
     np.rint(scaled, out=scaled)
-    np.clip(scaled, 0, maxval, out=scaled)
-    scaled[np.isnan(scaled)] = 0  # (infinities were clipped already)
+    np.fmax(scaled, 0, out=scaled)  # NaN becomes 0 here (fmax takes the number)
+    np.fmin(scaled, maxval, out=scaled)
     dtype = np.uint8 if maxval <= 255 else np.uint16 if maxval <= 65535 else np.uint32
     return scaled.astype(dtype)
 
@@ -136,10 +136,9 @@ def scale_integers(samples):
         samples.dtype.newbyteorder("="))
     if divisor is None:
         return None
-    values = samples.astype(np.float32)
-    if divisor != 1:
-        values /= np.float32(divisor)  # in place: one float copy, not two
-    return values
+    if divisor == 1:
+        return samples.astype(np.float32)
+    return np.divide(samples, np.float32(divisor), dtype=np.float32)  # one pass: cast and divide
 
 
 def native_samples(samples, label=None):

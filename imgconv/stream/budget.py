@@ -111,10 +111,9 @@ def one_malloc_arena():
     this; a library process keeps its own allocator settings. No effect without glibc.
     """
     import ctypes
-    import ctypes.util
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the process's own symbols: glibc's mallopt where glibc runs it
         libc.mallopt(-8, 1)  # M_ARENA_MAX
     except (OSError, AttributeError):
         pass
