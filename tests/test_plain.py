@@ -7,7 +7,7 @@ import imgconv
 from imgconv.engine.boundary import source_index
 from imgconv.engine.plain import BAND_COLS, BAND_ROWS, correlate_banded, correlate_taps
 from imgconv.engine.separable import low_rank_factors
-from imgconv.settings import numba_installed, use
+from imgconv.settings import LOAD_MS, numba_installed, use
 
 MODES = ["reflect", "mirror", "nearest", "wrap", "constant"]
 RNG = np.random.default_rng(11)
@@ -94,7 +94,7 @@ def test_a_one_off_command_on_a_4k_photograph_plans_numpy_not_the_loops():
     that has the loops loaded (load_ms 0) uses them."""
     from imgconv.engine import explain
 
-    with use(compiled=True, load_ms=300.0):
+    with use(compiled=True, load_ms=LOAD_MS):
         for name, method in (("sharpen", "direct"), ("gauss13", "separable")):
             plan = explain((2160, 3840, 3), KERNELS[name])
             assert (plan.method, plan.compiled) == (method, False), plan

@@ -57,7 +57,7 @@ def test_a_chain_pays_for_one_load_not_one_per_kernel():
     from imgconv.engine.oneoff import loops_pay
     from imgconv.filtering import explain_filter, resolve_kernels
 
-    dense = [np.random.default_rng(i).random((9, 9)) for i in range(6)]
+    dense = [np.random.default_rng(i).random((9, 9)) for i in range(8)]
     shape = (2160, 3840, 3)
     with use(load_ms=LOAD_MS, compiled=True):
         if not current().compiled:
@@ -66,7 +66,7 @@ def test_a_chain_pays_for_one_load_not_one_per_kernel():
         assert not alone.compiled  # one kernel alone: NumPy beats the loops plus their load
         assert not loops_pay(shape, dense[:1]) and loops_pay(shape, dense)
         lines = explain_filter(shape, resolve_kernels(dense))
-        assert len(lines) == 6 and all(line.endswith("; compiled loops)") for line in lines)
+        assert len(lines) == 8 and all(line.endswith("; compiled loops)") for line in lines)
         assert loops_pay(shape, dense[:1], repeat=60)  # an iterative method: 60 uses, one load
     with use(load_ms=0.0):
         assert not loops_pay(shape, dense)  # loaded already: nothing to decide
