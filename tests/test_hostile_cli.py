@@ -10,6 +10,7 @@ the CLI in-process with Python warnings as errors; subprocesses inherit
 import io
 import json
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -984,3 +985,21 @@ def test_json_refuses_stdout_images(cli, pics):
                 sys.stdin = stdin
         assert_one_error(code, err, "--json")
         assert stdout == ""
+
+
+def test_the_command_ends_at_once_with_its_code_and_its_output_flushed(tmp_path):
+    """``imgconv`` (the console entry) ends with os._exit after run(): the exit code, stdout and
+    stderr are what run() produced, the output is published, and a closed pipe is quiet."""
+    listing = subprocess.run(imgconv("kernels"), capture_output=True, text=True, timeout=60)
+    assert listing.returncode == 0 and listing.stderr == "" and listing.stdout.rstrip().count("\n") > 10
+    out = tmp_path / "o.png"
+    done = subprocess.run(imgconv("filter", SAMPLES / "camera.png", "-k", "gaussian:sigma=2", "-o", out, "--json"),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and json.loads(done.stdout)["outputs"] and out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.png"]  # no temporary file left
+    bad = subprocess.run(imgconv("filter", SAMPLES / "camera.png", "-k", "nosuchkernel"), capture_output=True,
+                         text=True, timeout=60)
+    assert_one_error(bad.returncode, bad.stderr, "nosuchkernel")
+    head = subprocess.run(f"{shlex.join(imgconv('kernels'))} | head -n 1", shell=True, capture_output=True,
+                          text=True, timeout=60)
+    assert head.returncode == 0 and head.stderr == "" and len(head.stdout.splitlines()) == 1
