@@ -4,9 +4,9 @@ numba compiles :mod:`imgconv.engine._loops` and :mod:`imgconv.engine._loops3d` (
 into its cache once per installation (a few seconds, ``benchmarks/bench_startup.py``); later
 processes load that machine code in :data:`imgconv.settings.LOAD_MS`. A one-off command must
 not pay the compilation for one image, so the command line asks :func:`loop_cost_ms` at
-start-up (the planner then charges the compilation and picks SciPy) and
+start-up (the planner then charges the compilation and picks NumPy or SciPy) and
 :func:`warm_in_background` starts one detached process, ``python -m imgconv.loopcache``, that
-compiles the loops while SciPy serves this command.
+compiles the loops while NumPy and SciPy serve this command.
 
 The check uses the standard library only (``imgconv --help`` stays light): numba's cache
 folder is found as numba finds it (``NUMBA_CACHE_DIR``, else a writable ``__pycache__``

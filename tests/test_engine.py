@@ -197,7 +197,7 @@ def test_property_associativity_wrap(img, n, data):
 
 
 @pytest.mark.skipif(not numba_installed(), reason="numba not installed")
-def test_scipy_fallback_equals_compiled(photo_rgb):
+def test_numpy_fallback_equals_compiled(photo_rgb):
     img = photo_rgb[:90, :120]
     k = kernels()["even4x6"]
     fast = {m: imgconv.convolve(img, k, mode="constant", cval=0.7, method=m) for m in ("direct", "separable")}

@@ -71,7 +71,7 @@ def assert_strips_equal_whole(picture, kernels, heights=HEIGHTS, **options):
 # --------------------------------------------------------------------------- exactness
 
 
-@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "scipy"])
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
 @pytest.mark.parametrize("method", ["auto", "direct", "separable", "fft"])
 @pytest.mark.parametrize("mode", MODES)
 def test_a_chain_in_strips_is_bit_identical(photos, mode, method, compiled):
