@@ -55,6 +55,29 @@ def _block(image, rows, cols, cval):
     return np.ascontiguousarray(block, dtype=np.float32)
 
 
+def _distinct(window):
+    """``(ids, pos, run)`` of a window of a row map: its distinct entries, sorted (-1, a cval
+    row, first), the index of each entry among them, and whether the window is one plain run
+    of rows (then ``pos`` is ``0, 1, 2, ...``). A kernel taller than the image repeats rows:
+    each is read once.
+
+    Examples
+    --------
+    >>> ids, pos, run = _distinct(np.array([1, 0, 0, 1, 2]))
+    >>> ids.tolist(), pos.tolist(), run
+    ([0, 1, 2], [1, 0, 0, 1, 2], False)
+    """
+    window = np.asarray(window)
+    if window.size and window[0] >= 0 and np.array_equal(window, np.arange(window[0], window[0] + window.size)):
+        return window, np.arange(window.size), True
+    order = np.argsort(window, kind="stable")
+    ordered = window[order]
+    first = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    pos = np.empty(window.size, np.int64)
+    pos[order] = np.cumsum(first) - 1
+    return ordered[first], pos, False
+
+
 def _row_blocks(n, work):
     """Run ``work(a, b)`` over blocks of :data:`BAND_ROWS` of ``n`` rows, in this thread (a
     strip pipeline's other threads encode meanwhile; more threads here measured no faster).
@@ -78,22 +101,28 @@ def correlate_taps(image, kernel, anchor, mode, cval, rows=None):
         return out
 
     def work(a, b):
-        block = _block(image, rows[a:b + h - 1], cols, cval)
-        result, scratch = out[a:b], np.empty((b - a, W, C), np.float32)
+        m = b - a
+        ids, pos, run = _distinct(rows[a:b + h - 1])
+        block = _block(image, ids, cols, cval)  # each row once
+
+        def view(i, j):
+            return block[i:i + m, j:j + W] if run else block[pos[i:i + m], j:j + W]
+
+        result, scratch = out[a:b], np.empty((m, W, C), np.float32)
         i, j, weight = taps[0]
-        np.multiply(block[i:i + b - a, j:j + W], weight, out=result)
+        np.multiply(view(i, j), weight, out=result)
         for i, j, weight in taps[1:]:
-            np.multiply(block[i:i + b - a, j:j + W], weight, out=scratch)
+            np.multiply(view(i, j), weight, out=scratch)
             result += scratch
 
     _row_blocks(n, work)
     return out
 
 
-def _down_band(factor, n):
+def _down_band(factor, n, dtype=np.float32):
     """The n x (n + h - 1) Toeplitz matrix whose row i holds ``factor`` from column i."""
     h = len(factor)
-    band = np.zeros((n, n + h - 1), np.float32)
+    band = np.zeros((n, n + h - 1), dtype)
     i = np.arange(n)[:, None]
     band[i, i + np.arange(h)] = factor
     return band
@@ -108,6 +137,17 @@ def _along_band(factor, pixels, channels):
     band[((x + j) * channels + c).ravel(), (x * channels + c).ravel()] = np.broadcast_to(
         np.asarray(factor, np.float32)[None, :, None], x.shape).ravel()
     return band
+
+
+def _folded(factor, n, pos):
+    """The band of :func:`_down_band` over a window whose entries ``pos`` repeat rows: the
+    weights that fall on the same row summed (in float64, in window order), one column per
+    distinct row. An output row whose own window repeats no row gets its taps as they are."""
+    band = _down_band(np.asarray(factor, np.float64), n, np.float64)[:, :len(pos)]
+    folded = np.zeros((n, int(pos.max()) + 1), np.float64)
+    for p, d in enumerate(pos):
+        folded[:, d] += band[:, p]
+    return folded.astype(np.float32)
 
 
 def correlate_banded(image, factors, anchor, mode, cval, rows=None):
@@ -137,14 +177,17 @@ def correlate_banded(image, factors, anchor, mode, cval, rows=None):
     rest = [_along_band(v, W - full * BAND_COLS, C) for v in rows_f] if W % BAND_COLS else None
 
     def work(a, b):
-        source = _block(image, rows[a:b + h - 1], None, cval).reshape(b - a + h - 1, W * C)
-        if b - a < m:  # the last rows: a full block, its surplus rows zero
+        window = rows[a:b + h - 1]
+        ids, pos, run = _distinct(window)
+        source = _block(image, ids, None, cval).reshape(len(ids), W * C)  # each row once
+        if run and b - a < m:  # the last rows: a full block, its surplus rows zero
             source = np.concatenate([source, np.zeros((m - (b - a), W * C), np.float32)])
         result = out[a:b].reshape(b - a, W * C)
         columns = np.empty((m, wide), np.float32)
         part = result if len(cols_f) == 1 and b - a == m else np.empty((m, W * C), np.float32)
         for r in range(len(cols_f)):
-            np.matmul(down[r], source, out=columns[:, left * C:(left + W) * C])
+            band = down[r] if run else _folded(cols_f[r], m, pos)
+            np.matmul(band, source, out=columns[:, left * C:(left + W) * C])
             if pads.size:
                 columns[:, pad_samples] = np.tile(edges[r], len(pads)) if mode == "constant" \
                     else columns[:, from_samples]
