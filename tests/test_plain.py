@@ -104,12 +104,17 @@ def test_a_one_off_command_on_a_4k_photograph_plans_numpy_not_the_loops():
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_kernel_taller_than_the_image_reads_each_row_once(mode):
-    """A 1-row picture under a 2049-row kernel: the border repeats its row 2049 times; the
-    block holds it once (a 16-row block of the extended picture would be 2064 rows)."""
-    img = RNG.random((3, 4000, 1), dtype=np.float32)
-    k = RNG.random((2049, 1)) / 2049
-    index = source_index(3, 1024, 1024, mode)  # the extension by its definition (ndimage gives NaN here)
+    """A 3-row picture under a 1025-row kernel: the border repeats its rows; direct reads each
+    once, and separable, whose block of extended rows would pass BLOCK_BYTES, runs by its taps."""
+    from imgconv.engine.plain import banded_fits
+
+    img = RNG.random((3, 20000, 1), dtype=np.float32)
+    k = RNG.random((1025, 1)) / 1025
+    assert not banded_fits(1025, 20000, 1)
+    index = source_index(3, 512, 512, mode)  # the extension by its definition (ndimage gives NaN here)
     extended = np.where((index >= 0)[:, None, None], img[np.maximum(index, 0)].astype(np.float64), 0.25)
-    ref = np.stack([k[:, 0] @ extended[r:r + 2049, :, 0] for r in range(3)])[..., None]
-    assert np.abs(correlate_banded(img, low_rank_factors(k), (1024, 0), mode, 0.25) - ref).max() < 1e-5
-    assert np.abs(correlate_taps(img, k, (1024, 0), mode, 0.25) - ref).max() < 1e-4
+    ref = np.stack([k[:, 0] @ extended[r:r + 1025, :, 0] for r in range(3)])[..., None]
+    assert np.abs(correlate_banded(img, low_rank_factors(k), (512, 0), mode, 0.25) - ref).max() < 1e-5
+    assert np.abs(correlate_taps(img, k, (512, 0), mode, 0.25) - ref).max() < 1e-5
+    with use(compiled=False):
+        assert imgconv.explain(img.shape, k).method != "separable"

@@ -34,6 +34,8 @@ from imgconv.engine.boundary import gather_block, source_index
 BAND_ROWS = 16
 #: output pixels of one product along the rows
 BAND_COLS = 16
+#: the most bytes of extended rows one block of :func:`correlate_banded` reads
+BLOCK_BYTES = 64 * 2**20
 
 
 def _maps(shape, kernel_shape, anchor, mode, rows):
@@ -119,10 +121,10 @@ def correlate_taps(image, kernel, anchor, mode, cval, rows=None):
     return out
 
 
-def _down_band(factor, n, dtype=np.float32):
+def _down_band(factor, n):
     """The n x (n + h - 1) Toeplitz matrix whose row i holds ``factor`` from column i."""
     h = len(factor)
-    band = np.zeros((n, n + h - 1), dtype)
+    band = np.zeros((n, n + h - 1), np.float32)
     i = np.arange(n)[:, None]
     band[i, i + np.arange(h)] = factor
     return band
@@ -139,15 +141,12 @@ def _along_band(factor, pixels, channels):
     return band
 
 
-def _folded(factor, n, pos):
-    """The band of :func:`_down_band` over a window whose entries ``pos`` repeat rows: the
-    weights that fall on the same row summed (in float64, in window order), one column per
-    distinct row. An output row whose own window repeats no row gets its taps as they are."""
-    band = _down_band(np.asarray(factor, np.float64), n, np.float64)[:, :len(pos)]
-    folded = np.zeros((n, int(pos.max()) + 1), np.float64)
-    for p, d in enumerate(pos):
-        folded[:, d] += band[:, p]
-    return folded.astype(np.float32)
+def banded_fits(h, width, channels):
+    """Whether a block of :func:`correlate_banded` (:data:`BAND_ROWS` + h - 1 extended rows of
+    ``width`` x ``channels`` samples, read in order: the sums stay those of the taps) stays
+    within :data:`BLOCK_BYTES`; a taller kernel runs :func:`correlate_taps`, which reads each
+    row of a block once."""
+    return (BAND_ROWS + h - 1) * width * channels * 4 <= BLOCK_BYTES
 
 
 def correlate_banded(image, factors, anchor, mode, cval, rows=None):
@@ -155,7 +154,8 @@ def correlate_banded(image, factors, anchor, mode, cval, rows=None):
     by banded matrix products; ``rows`` as for :func:`imgconv.engine.direct.correlate_direct`.
 
     Every product has the same shape (the last block of rows is padded to a full one), so each
-    output's arithmetic is the same wherever its block starts. Each block is multiplied down
+    output's arithmetic is the same wherever its block starts. A kernel too tall for
+    :func:`banded_fits` runs by its taps instead. Each block is multiplied down
     the columns of the image as they are; the columns the boundary mode adds are then copied
     from the product (or, in ``constant`` mode, are the product of cval columns): the same
     arithmetic as on an extended block, without building one.
@@ -163,6 +163,9 @@ def correlate_banded(image, factors, anchor, mode, cval, rows=None):
     cols_f, rows_f = (np.asarray(f, np.float32) for f in factors)
     W, C = image.shape[1:]
     h, w = cols_f.shape[1], rows_f.shape[1]
+    if not banded_fits(h, W, C):
+        kernel = np.einsum("ri,rj->ij", cols_f.astype(np.float64), rows_f.astype(np.float64))
+        return correlate_taps(image, kernel, anchor, mode, cval, rows)
     rows, cols = _maps(image.shape, (h, w), anchor, mode, rows)
     n, left, wide, m = len(rows) - h + 1, anchor[1], (W + w - 1) * C, BAND_ROWS
     pads = np.concatenate([np.arange(left), np.arange(left + W, W + w - 1)])
@@ -177,17 +180,14 @@ def correlate_banded(image, factors, anchor, mode, cval, rows=None):
     rest = [_along_band(v, W - full * BAND_COLS, C) for v in rows_f] if W % BAND_COLS else None
 
     def work(a, b):
-        window = rows[a:b + h - 1]
-        ids, pos, run = _distinct(window)
-        source = _block(image, ids, None, cval).reshape(len(ids), W * C)  # each row once
-        if run and b - a < m:  # the last rows: a full block, its surplus rows zero
+        source = _block(image, rows[a:b + h - 1], None, cval).reshape(b - a + h - 1, W * C)
+        if b - a < m:  # the last rows: a full block, its surplus rows zero
             source = np.concatenate([source, np.zeros((m - (b - a), W * C), np.float32)])
         result = out[a:b].reshape(b - a, W * C)
         columns = np.empty((m, wide), np.float32)
         part = result if len(cols_f) == 1 and b - a == m else np.empty((m, W * C), np.float32)
         for r in range(len(cols_f)):
-            band = down[r] if run else _folded(cols_f[r], m, pos)
-            np.matmul(band, source, out=columns[:, left * C:(left + W) * C])
+            np.matmul(down[r], source, out=columns[:, left * C:(left + W) * C])
             if pads.size:
                 columns[:, pad_samples] = np.tile(edges[r], len(pads)) if mode == "constant" \
                     else columns[:, from_samples]

@@ -85,6 +85,7 @@ def plan_method(image_shape, kernel, method="auto", factors=None, settings=None)
     and the one-off cost charged for loading them.
     """
     from imgconv.engine.fft import tile_plan
+    from imgconv.engine.plain import banded_fits
     from imgconv.engine.separable import low_rank_factors
 
     if method not in METHODS:
@@ -104,7 +105,8 @@ def plan_method(image_shape, kernel, method="auto", factors=None, settings=None)
     plain = COSTS_PLAIN
     costs = {
         "direct": px * (plain["direct_px"] + plain["direct_tap"] * max(taps, 1)) * ms,
-        "separable": px * rank * (plain["separable_pass"] + plain["separable_tap"] * (h + C * w)) * ms,
+        "separable": px * rank * (plain["separable_pass"] + plain["separable_tap"] * (h + C * w)) * ms
+        if banded_fits(h, W, C) else float("inf"),  # (a kernel taller than that runs by its taps)
         "fft": (C * work * COST_FFT_UNIT + px * COST_FFT_PX) * ms / threads,
     }
     compiled = {"direct": False, "separable": False, "fft": False}
