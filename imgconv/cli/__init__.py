@@ -131,11 +131,13 @@ def console():
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         run()
-        code = 0
+        code = None
     except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        if not isinstance(exc.code, (int, type(None))):
-            print(exc.code, file=sys.stderr)
+        code = exc.code
+    if not isinstance(code, int):  # as Python exits: None is 0, anything else printed, then 1
+        if code is not None:
+            print(code, file=sys.stderr)
+        code = 0 if code is None else 1
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:

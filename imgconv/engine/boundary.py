@@ -106,6 +106,26 @@ def gather_block(image, rows, cols, cval=0.0):
     return block
 
 
+def distinct(index):
+    """``(ids, pos)``: the distinct entries of an index map, sorted, and where each entry is
+    among them (``ids[pos] == index``); ``np.unique(index, return_inverse=True)`` without
+    importing ``numpy.ma``, which that costs a one-off command.
+
+    Examples
+    --------
+    >>> ids, pos = distinct(np.array([1, 0, 0, 1, 2]))
+    >>> ids.tolist(), pos.tolist()
+    ([0, 1, 2], [1, 0, 0, 1, 2])
+    """
+    index = np.asarray(index)
+    order = np.argsort(index, kind="stable")
+    ordered = index[order]
+    first = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    pos = np.empty(index.size, np.int64)
+    pos[order] = np.cumsum(first) - 1
+    return ordered[first], pos
+
+
 def _as_run(index):
     """``slice(a, b)`` when ``index`` is ``a, a + 1, ..., b - 1`` (inside the image), else None."""
     start = int(index[0])

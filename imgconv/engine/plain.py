@@ -12,8 +12,9 @@ then:
   and one along the interleaved rows (blocks of :data:`BAND_COLS` pixels). The zero entries of
   a band add exact zeros, so every output is the sum of its taps in tap order: a block's
   position does not change the arithmetic, and a band of rows is bit-identical to the same
-  rows of the whole image. A block holding an infinity or a NaN takes ``direct`` instead
-  (a zero entry times an infinity would spread NaN where no tap reaches).
+  rows of the whole image. Rows where an infinity or a NaN met a zero entry (which would
+  spread NaN where no tap reaches) are redone by ``direct``, as is a kernel too tall for
+  :func:`banded_fits`.
 
 Examples
 --------
@@ -28,7 +29,7 @@ True
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from imgconv.engine.boundary import gather_block, source_index
+from imgconv.engine.boundary import distinct, gather_block, source_index
 
 #: output rows of one product down the columns (and of one block of ``direct``)
 BAND_ROWS = 16
@@ -58,10 +59,9 @@ def _block(image, rows, cols, cval):
 
 
 def _distinct(window):
-    """``(ids, pos, run)`` of a window of a row map: its distinct entries, sorted (-1, a cval
-    row, first), the index of each entry among them, and whether the window is one plain run
-    of rows (then ``pos`` is ``0, 1, 2, ...``). A kernel taller than the image repeats rows:
-    each is read once.
+    """``(ids, pos, run)`` of a window of a row map: :func:`~imgconv.engine.boundary.distinct`
+    (-1, a cval row, first), and whether the window is one plain run of rows (then ``pos`` is
+    ``0, 1, 2, ...``). A kernel taller than the image repeats rows: each is read once.
 
     Examples
     --------
@@ -72,12 +72,7 @@ def _distinct(window):
     window = np.asarray(window)
     if window.size and window[0] >= 0 and np.array_equal(window, np.arange(window[0], window[0] + window.size)):
         return window, np.arange(window.size), True
-    order = np.argsort(window, kind="stable")
-    ordered = window[order]
-    first = np.concatenate(([True], ordered[1:] != ordered[:-1]))
-    pos = np.empty(window.size, np.int64)
-    pos[order] = np.cumsum(first) - 1
-    return ordered[first], pos, False
+    return *distinct(window), False
 
 
 def _row_blocks(n, work):
@@ -141,6 +136,11 @@ def _along_band(factor, pixels, channels):
     return band
 
 
+def _kernel(cols_f, rows_f):
+    """The kernel ``sum_r outer(col[r], row[r])`` of separable factors, in float64."""
+    return np.einsum("ri,rj->ij", cols_f.astype(np.float64), rows_f.astype(np.float64))
+
+
 def banded_fits(h, width, channels):
     """Whether a block of :func:`correlate_banded` (:data:`BAND_ROWS` + h - 1 extended rows of
     ``width`` x ``channels`` samples, read in order: the sums stay those of the taps) stays
@@ -164,8 +164,7 @@ def correlate_banded(image, factors, anchor, mode, cval, rows=None):
     W, C = image.shape[1:]
     h, w = cols_f.shape[1], rows_f.shape[1]
     if not banded_fits(h, W, C):
-        kernel = np.einsum("ri,rj->ij", cols_f.astype(np.float64), rows_f.astype(np.float64))
-        return correlate_taps(image, kernel, anchor, mode, cval, rows)
+        return correlate_taps(image, _kernel(cols_f, rows_f), anchor, mode, cval, rows)
     rows, cols = _maps(image.shape, (h, w), anchor, mode, rows)
     n, left, wide, m = len(rows) - h + 1, anchor[1], (W + w - 1) * C, BAND_ROWS
     pads = np.concatenate([np.arange(left), np.arange(left + W, W + w - 1)])
@@ -206,7 +205,7 @@ def correlate_banded(image, factors, anchor, mode, cval, rows=None):
     _row_blocks(n, work)
     bad = np.flatnonzero(~np.isfinite(out).all(axis=(1, 2))) if out.size else []
     if len(bad):  # an infinity or NaN met a zero of a band: those rows from their taps alone
-        kernel = np.einsum("ri,rj->ij", cols_f.astype(np.float64), rows_f.astype(np.float64))
+        kernel = _kernel(cols_f, rows_f)
         for r in bad:
             out[r] = correlate_taps(image, kernel, anchor, mode, cval, rows[r:r + h])[0]
     return out

@@ -33,7 +33,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from imgconv.engine.boundary import check_mode, source_index
+from imgconv.engine.boundary import check_mode, distinct, source_index
 
 
 class ArrayRows:
@@ -162,8 +162,7 @@ def context(stage, a, b, above, below, mode):
     [0, 1, 2, -1, -1]
     """
     index = source_index(stage.shape[0], above, below, mode)[a:b + above + below]
-    inside = np.sort(index[index >= 0])
-    needed = inside[np.concatenate(([True], inside[1:] != inside[:-1]))]  # np.unique, without numpy.ma
+    needed = distinct(index[index >= 0])[0]
     runs = np.split(needed, np.flatnonzero(np.diff(needed) != 1) + 1)  # contiguous runs of rows
     parts = [stage.rows(int(run[0]), int(run[-1]) + 1) for run in runs]
     block = parts[0] if len(parts) == 1 else np.concatenate(parts)
